@@ -1,0 +1,328 @@
+/**
+ * The environment, read once at start-up into one frozen, typed Config.
+ * Every problem is collected and reported together, each naming its variable.
+ * Secrets may also come from files (`NAME_FILE`), as Kubernetes mounts them.
+ */
+import { readFileSync } from 'node:fs'
+import { compileRule, type Rule } from './rule.js'
+
+export const HS_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const
+export type JwtAlgorithm = (typeof HS_ALGORITHMS)[number]
+
+export interface ListenAddress {
+  readonly host: string
+  readonly port: number
+}
+
+export interface Config {
+  /** PUBLIC_URL's origin, e.g. `https://meet.example.com`: every redirect we issue starts with it. */
+  readonly publicOrigin: string
+  readonly publicHost: string
+  readonly publicProtocol: 'http' | 'https'
+  readonly upstream: URL
+  readonly listen: ListenAddress
+  readonly logLevel: string
+  /** null when ENABLE_AUTH=0: the sidecar is a plain proxy. */
+  readonly auth: AuthConfig | null
+}
+
+export interface AuthConfig {
+  readonly pathPrefix: string
+  readonly useRule: Rule
+  readonly oidc: OidcConfig
+  readonly jwt: JwtConfig
+  readonly cookie: CookieConfig
+}
+
+export interface OidcConfig {
+  readonly issuer: URL
+  readonly clientId: string
+  readonly clientSecret: string
+  readonly scopes: string
+  readonly groupsClaim: string
+  /** `PUBLIC_URL` + `PATH_PREFIX` + `callback`. */
+  readonly redirectUri: string
+  readonly timeoutMs: number
+  /** Plain-HTTP issuer allowed (loopback, or OIDC_ALLOW_HTTP=1). */
+  readonly allowHttp: boolean
+}
+
+export interface JwtConfig {
+  readonly appId: string
+  readonly alg: JwtAlgorithm
+  readonly secret: string
+  readonly issuer: string
+  readonly audience: string
+  readonly subject: string
+  readonly ttlSeconds: number
+  readonly idAttribute: string
+  readonly nameAttribute: string
+  readonly mailAttribute: string
+}
+
+export interface CookieConfig {
+  /** First encrypts, all decrypt (rotation). */
+  readonly secrets: readonly string[]
+  readonly secure: boolean
+  readonly sessionTtlSeconds: number
+}
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[]
+  constructor(problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}
+
+export type Env = Readonly<Record<string, string | undefined>>
+
+/** Every variable the sidecar reads (secrets also with `_FILE`). Kept in one place so docs and manifests can be checked against it. */
+export const SECRET_VARIABLES = ['OIDC_CLIENT_SECRET', 'JWT_APP_SECRET', 'COOKIE_SECRET'] as const
+export const VARIABLES = [
+  'PUBLIC_URL', 'UPSTREAM_URL', 'LISTEN_ADDRESS', 'LOG_LEVEL', 'ENABLE_AUTH', 'PATH_PREFIX', 'USE_RULE',
+  'OIDC_ISSUER', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'OIDC_SCOPES', 'OIDC_GROUPS_CLAIM',
+  'OIDC_TIMEOUT_SECONDS', 'OIDC_ALLOW_HTTP',
+  'JWT_APP_ID', 'JWT_APP_SECRET', 'JWT_ALG', 'JWT_ISSUER', 'JWT_AUDIENCE', 'JWT_SUBJECT', 'JWT_TTL_SECONDS',
+  'JWT_ID_ATTRIBUTE', 'JWT_NAME_ATTRIBUTE', 'JWT_MAIL_ATTRIBUTE',
+  'COOKIE_SECRET', 'SESSION_TTL_SECONDS',
+] as const
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+const MIN_COOKIE_SECRET_BYTES = 32
+
+/** Reads config from `env`; `readFile` is injectable for tests. Throws ConfigError listing every problem. */
+export function loadConfig(env: Env, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): Config {
+  const problems: string[] = []
+  const r = new Reader(env, readFile, problems)
+
+  const publicUrl = r.url('PUBLIC_URL', undefined, (u) => {
+    if (u.pathname !== '/' || u.search || u.hash || u.username || u.password) {
+      return 'must be an origin only, like https://meet.example.com (no path, query or credentials)'
+    }
+    return undefined
+  })
+  const upstream = r.url('UPSTREAM_URL', 'http://127.0.0.1:80', (u) =>
+    u.protocol !== 'http:' ? 'must be an http:// URL (jitsi-web in the same pod)' : undefined,
+  )
+  const listen = r.listen('LISTEN_ADDRESS', '0.0.0.0:8080')
+  const logLevel = r.oneOf('LOG_LEVEL', 'info', LOG_LEVELS)
+  const enableAuth = r.flag('ENABLE_AUTH', true)
+
+  let auth: AuthConfig | null = null
+  if (enableAuth) {
+    const pathPrefix = r.string('PATH_PREFIX', '/jitsi/')
+    if (!/^\/(?:[A-Za-z0-9._~-]+\/)+$/.test(pathPrefix)) {
+      problems.push(`PATH_PREFIX: must look like /jitsi/ (starts and ends with /, letters, digits, . _ ~ -), got ${JSON.stringify(pathPrefix)}`)
+    }
+    const groupsClaim = r.string('OIDC_GROUPS_CLAIM', 'groups')
+    const useRuleSource = r.string('USE_RULE', 'true')
+    let useRule: Rule | undefined
+    try {
+      useRule = compileRule(useRuleSource, groupsClaim)
+    } catch (err) {
+      problems.push(`USE_RULE: ${(err as Error).message.split('\n')[0]}`)
+    }
+
+    const issuer = r.url('OIDC_ISSUER', undefined, (u) => (u.search || u.hash ? 'must not have a query or fragment' : undefined))
+    const allowHttpFlag = r.flag('OIDC_ALLOW_HTTP', false)
+    const allowHttp = allowHttpFlag || (issuer !== undefined && isLoopback(issuer.hostname))
+    if (issuer && issuer.protocol === 'http:' && !allowHttp) {
+      problems.push('OIDC_ISSUER: plain http is refused for a non-loopback identity provider; use https (or set OIDC_ALLOW_HTTP=1 inside a trusted network)')
+    }
+    const clientId = r.required('OIDC_CLIENT_ID')
+    const clientSecret = r.secret('OIDC_CLIENT_SECRET', true)
+    const scopes = r.string('OIDC_SCOPES', 'openid profile email').trim().split(/\s+/)
+    if (!scopes.includes('openid')) problems.push('OIDC_SCOPES: must include openid')
+    const timeoutSeconds = r.int('OIDC_TIMEOUT_SECONDS', 10, 1, 120)
+
+    const appId = r.required('JWT_APP_ID')
+    const alg = r.oneOf('JWT_ALG', 'HS256', HS_ALGORITHMS) as JwtAlgorithm
+    const secret = r.secret('JWT_APP_SECRET', true)
+    const cookieSecrets = r
+      .secret('COOKIE_SECRET', true)
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')
+    cookieSecrets.forEach((s, i) => {
+      if (Buffer.byteLength(s) < MIN_COOKIE_SECRET_BYTES) {
+        problems.push(`COOKIE_SECRET: key ${i + 1} is ${Buffer.byteLength(s)} bytes; each key needs at least ${MIN_COOKIE_SECRET_BYTES} (e.g. \`openssl rand -base64 32\`)`)
+      }
+    })
+
+    const jwt: JwtConfig = {
+      appId,
+      alg,
+      secret,
+      issuer: r.string('JWT_ISSUER', appId),
+      audience: r.string('JWT_AUDIENCE', appId),
+      subject: r.string('JWT_SUBJECT', '*'),
+      ttlSeconds: r.int('JWT_TTL_SECONDS', 300, 30, 86400),
+      idAttribute: r.string('JWT_ID_ATTRIBUTE', 'sub'),
+      nameAttribute: r.string('JWT_NAME_ATTRIBUTE', 'name'),
+      mailAttribute: r.string('JWT_MAIL_ATTRIBUTE', 'email'),
+    }
+    for (const [name, value] of [['JWT_ISSUER', jwt.issuer], ['JWT_AUDIENCE', jwt.audience], ['JWT_SUBJECT', jwt.subject]] as const) {
+      if (value.trim() === '') problems.push(`${name}: must not be empty`)
+    }
+    const sessionTtlSeconds = r.int('SESSION_TTL_SECONDS', 28800, 60, 30 * 86400)
+
+    if (publicUrl && issuer && useRule) {
+      auth = {
+        pathPrefix,
+        useRule,
+        oidc: {
+          issuer,
+          clientId,
+          clientSecret,
+          scopes: scopes.join(' '),
+          groupsClaim,
+          redirectUri: `${publicUrl.origin}${pathPrefix}callback`,
+          timeoutMs: timeoutSeconds * 1000,
+          allowHttp,
+        },
+        jwt,
+        cookie: { secrets: cookieSecrets, secure: publicUrl.protocol === 'https:', sessionTtlSeconds },
+      }
+    }
+  }
+
+  if (problems.length > 0 || !publicUrl || !upstream) throw new ConfigError(problems)
+  return deepFreeze({
+    publicOrigin: publicUrl.origin,
+    publicHost: publicUrl.host,
+    publicProtocol: publicUrl.protocol === 'https:' ? 'https' : 'http',
+    upstream,
+    listen,
+    logLevel,
+    auth,
+  })
+}
+
+export function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname)
+}
+
+/** Parses `host:port`, `[v6]:port` or `:port`. */
+export function parseListenAddress(value: string): ListenAddress | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value.trim())
+  if (!m) return undefined
+  const port = Number(m[3])
+  if (port > 65535) return undefined
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port }
+}
+
+class Reader {
+  constructor(
+    private readonly env: Env,
+    private readonly readFile: (path: string) => string,
+    private readonly problems: string[],
+  ) {}
+
+  private raw(name: string): string | undefined {
+    const v = this.env[name]
+    return v === undefined || v === '' ? undefined : v
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback
+  }
+
+  required(name: string): string {
+    const v = this.raw(name)
+    if (v === undefined) this.problems.push(`${name}: required`)
+    return v ?? ''
+  }
+
+  /** A secret from NAME or the file named by NAME_FILE (one trailing newline dropped). */
+  secret(name: string, required: boolean): string {
+    const direct = this.raw(name)
+    const file = this.raw(`${name}_FILE`)
+    if (direct !== undefined && file !== undefined) {
+      this.problems.push(`${name}: set either ${name} or ${name}_FILE, not both`)
+      return ''
+    }
+    if (file !== undefined) {
+      try {
+        const v = this.readFile(file).replace(/\r?\n$/, '')
+        if (v === '') this.problems.push(`${name}_FILE: ${file} is empty`)
+        return v
+      } catch (err) {
+        this.problems.push(`${name}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+        return ''
+      }
+    }
+    if (direct === undefined && required) this.problems.push(`${name}: required (or ${name}_FILE)`)
+    return direct ?? ''
+  }
+
+  flag(name: string, fallback: boolean): boolean {
+    const v = this.raw(name)
+    if (v === undefined) return fallback
+    if (['1', 'true', 'yes', 'on'].includes(v.toLowerCase())) return true
+    if (['0', 'false', 'no', 'off'].includes(v.toLowerCase())) return false
+    this.problems.push(`${name}: must be 1 or 0, got ${JSON.stringify(v)}`)
+    return fallback
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const v = this.raw(name)
+    if (v === undefined) return fallback
+    const n = Number(v)
+    if (!/^\d+$/.test(v) || n < min || n > max) {
+      this.problems.push(`${name}: must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`)
+      return fallback
+    }
+    return n
+  }
+
+  oneOf(name: string, fallback: string, allowed: readonly string[]): string {
+    const v = this.raw(name) ?? fallback
+    if (!allowed.includes(v)) this.problems.push(`${name}: must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`)
+    return v
+  }
+
+  url(name: string, fallback: string | undefined, check: (u: URL) => string | undefined): URL | undefined {
+    const v = this.raw(name) ?? fallback
+    if (v === undefined) {
+      this.problems.push(`${name}: required`)
+      return undefined
+    }
+    let u: URL
+    try {
+      u = new URL(v)
+    } catch {
+      this.problems.push(`${name}: not a URL: ${JSON.stringify(v)}`)
+      return undefined
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+      this.problems.push(`${name}: must be http:// or https://, got ${JSON.stringify(v)}`)
+      return undefined
+    }
+    const problem = check(u)
+    if (problem) {
+      this.problems.push(`${name}: ${problem}`)
+      return undefined
+    }
+    return u
+  }
+
+  listen(name: string, fallback: string): ListenAddress {
+    const v = this.raw(name) ?? fallback
+    const a = parseListenAddress(v)
+    if (!a) {
+      this.problems.push(`${name}: must be host:port, [ipv6]:port or :port, got ${JSON.stringify(v)}`)
+      return { host: '0.0.0.0', port: 8080 }
+    }
+    return a
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !(value instanceof URL) && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v)
+    Object.freeze(value)
+  }
+  return value
+}

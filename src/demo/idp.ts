@@ -1,0 +1,166 @@
+/**
+ * An embedded OpenID provider (panva's oidc-provider) for the demo and the
+ * tests: a login form with fixed accounts, no consent screen for the one
+ * client. Development only: in-memory storage, throwaway signing keys.
+ */
+import { randomBytes } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
+
+export interface DemoAccount {
+  readonly password: string
+  /** Claims released for the account (sub is the account id). */
+  readonly claims: Readonly<Record<string, unknown>>
+}
+
+export const DEMO_ACCOUNTS: Readonly<Record<string, DemoAccount>> = Object.freeze({
+  alice: {
+    password: 'alice',
+    claims: { name: 'Alice Example', email: 'alice@example.org', email_verified: true, groups: ['jitsi-users', 'staff'], picture: 'https://example.org/alice.png' },
+  },
+  bob: {
+    password: 'bob',
+    claims: { name: 'Bob Example', email: 'bob@example.org', email_verified: true, groups: ['other'] },
+  },
+})
+
+export interface IdpOptions {
+  readonly host?: string
+  readonly port?: number
+  readonly clientId: string
+  readonly clientSecret: string
+  readonly redirectUris: readonly string[]
+  readonly postLogoutRedirectUris?: readonly string[]
+  readonly accounts?: Readonly<Record<string, DemoAccount>>
+  /** Claims in the ID token (default) or only from userinfo, as some real IdPs do. */
+  readonly claimsInIdToken?: boolean
+  /** Extra oidc-provider configuration, merged last (tests use it for TTLs and keys). */
+  readonly extra?: Partial<Configuration>
+}
+
+export interface Idp {
+  readonly issuer: string
+  readonly provider: Provider
+  readonly server: Server
+  close(): Promise<void>
+}
+
+const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+
+function loginPage(uid: string, error?: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Demo identity provider: sign in</title>
+<style>body{font:16px system-ui,sans-serif;background:#eef1f5;margin:0}main{max-width:22rem;margin:10vh auto;background:#fff;padding:2rem;border-radius:8px}
+label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.5rem;box-sizing:border-box}button{margin-top:1.2rem;padding:.6rem 1.2rem}.e{color:#b00020}</style>
+</head><body><main><h1>Demo identity provider</h1><p>Sign in as <b>alice</b> / <b>alice</b> (allowed) or <b>bob</b> / <b>bob</b> (denied by the demo rule).</p>
+${error ? `<p class="e">${escape(error)}</p>` : ''}
+<form method="post" action="/interaction/${escape(uid)}/login">
+<label for="login">Username</label><input id="login" name="login" autocomplete="username" autofocus>
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password">
+<button type="submit">Sign in</button></form></main></body></html>`
+}
+
+async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  let body = ''
+  for await (const chunk of req) {
+    body += chunk
+    if (body.length > 10_000) break
+  }
+  return new URLSearchParams(body)
+}
+
+/** Starts the IdP; its issuer is `http://<host>:<port>`. */
+export async function startIdp(opts: IdpOptions): Promise<Idp> {
+  const accounts = opts.accounts ?? DEMO_ACCOUNTS
+  const server = createServer()
+  const host = opts.host ?? '127.0.0.1'
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, host, resolve))
+  const port = (server.address() as AddressInfo).port
+  const issuer = `http://${host === '127.0.0.1' || host === '::1' ? host : 'localhost'}:${port}`
+
+  const configuration: Configuration = {
+    clients: [
+      {
+        client_id: opts.clientId,
+        client_secret: opts.clientSecret,
+        redirect_uris: [...opts.redirectUris],
+        post_logout_redirect_uris: [...(opts.postLogoutRedirectUris ?? [])],
+        response_types: ['code'],
+        grant_types: ['authorization_code'],
+        token_endpoint_auth_method: 'client_secret_post',
+      },
+    ],
+    async findAccount(_ctx, sub) {
+      const account = accounts[sub]
+      if (!account) return undefined
+      return { accountId: sub, claims: () => ({ sub, ...account.claims }) }
+    },
+    claims: {
+      openid: ['sub'],
+      profile: ['name', 'picture', 'preferred_username'],
+      email: ['email', 'email_verified'],
+      groups: ['groups'],
+    },
+    scopes: ['openid', 'profile', 'email', 'groups'],
+    conformIdTokenClaims: opts.claimsInIdToken === false,
+    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    features: { devInteractions: { enabled: false } },
+    interactions: { url: (_ctx: KoaContextWithOIDC, interaction) => `/interaction/${interaction.uid}` },
+    // One first-party client: grant what it asks for, no consent screen.
+    async loadExistingGrant(ctx: KoaContextWithOIDC) {
+      const oidc = ctx.oidc
+      if (!oidc.client || !oidc.session?.accountId) return undefined
+      const existing = oidc.session.grantIdFor(oidc.client.clientId)
+      if (existing) return oidc.provider.Grant.find(existing)
+      const grant = new oidc.provider.Grant({ clientId: oidc.client.clientId, accountId: oidc.session.accountId })
+      grant.addOIDCScope(String(oidc.params?.scope ?? 'openid'))
+      await grant.save()
+      oidc.session.grantIdFor(oidc.client.clientId, grant.jti)
+      return grant
+    },
+    ...opts.extra,
+  }
+  const provider = new Provider(issuer, configuration)
+  const handler = provider.callback()
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const m = /^\/interaction\/([\w-]+)(\/login)?$/.exec((req.url ?? '').split('?')[0] ?? '')
+    if (!m) return handler(req, res)
+    void interaction(req, res, m[1] as string, m[2] !== undefined).catch(() => {
+      if (!res.headersSent) res.writeHead(400, { 'content-type': 'text/plain' })
+      res.end('interaction failed: start the sign-in again')
+    })
+  })
+
+  async function interaction(req: IncomingMessage, res: ServerResponse, uid: string, submit: boolean): Promise<void> {
+    const details = await provider.interactionDetails(req, res)
+    if (details.uid !== uid) throw new Error('interaction mismatch')
+    if (!submit) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+      res.end(loginPage(uid))
+      return
+    }
+    if (req.method !== 'POST') throw new Error('POST expected')
+    const form = await readForm(req)
+    const login = form.get('login') ?? ''
+    const account = accounts[login]
+    if (!account || account.password !== form.get('password')) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+      res.end(loginPage(uid, 'Unknown user or wrong password.'))
+      return
+    }
+    await provider.interactionFinished(req, res, { login: { accountId: login } }, { mergeWithLastSubmission: false })
+  }
+
+  return {
+    issuer,
+    provider,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Logging in one place: JSON lines through pino, and the only function that
+ * turns a request URL into loggable text. Token-bearing query values are
+ * replaced, and pino's redaction drops cookie and authorization headers in
+ * case an object carrying them is ever logged.
+ */
+import { pino, type Logger, type DestinationStream } from 'pino'
+
+export type { Logger }
+
+/** Query parameters whose values are secrets: tokens, codes, state and anything like them. */
+const SECRET_PARAMS = new Set(['jwt', 'token', 'code', 'state', 'id_token', 'id_token_hint', 'access_token', 'refresh_token', 'session_state', 'client_secret'])
+
+export const REDACT_PATHS = [
+  'req.headers.cookie',
+  'req.headers.authorization',
+  'res.headers["set-cookie"]',
+  'headers.cookie',
+  'headers.authorization',
+  '*.cookie',
+  '*.authorization',
+  '*.jwt',
+  '*.token',
+  '*.secret',
+]
+
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: undefined,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    },
+    destination,
+  )
+}
+
+/**
+ * A request target with the values of secret query parameters replaced by
+ * `[redacted]`. Parameter names are compared case-insensitively; an
+ * unparsable query is dropped whole rather than risk logging a secret.
+ */
+export function redactUrl(target: string): string {
+  const q = target.indexOf('?')
+  if (q === -1) return target
+  const path = target.slice(0, q)
+  const parts = target.slice(q + 1).split('&')
+  const out: string[] = []
+  for (const part of parts) {
+    const eq = part.indexOf('=')
+    const rawName = eq === -1 ? part : part.slice(0, eq)
+    let name: string
+    try {
+      name = decodeURIComponent(rawName.replace(/\+/g, ' ')).toLowerCase()
+    } catch {
+      return `${path}?[redacted]`
+    }
+    out.push(eq !== -1 && SECRET_PARAMS.has(name) ? `${rawName}=[redacted]` : part)
+  }
+  return `${path}?${out.join('&')}`
+}

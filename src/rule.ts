@@ -1,0 +1,103 @@
+/**
+ * Access rules in CEL, compiled once at start-up and evaluated against the
+ * identity's claims. Every claim is a variable (`email.endsWith('@x.org')`),
+ * and the whole set is `claims` for names that are not identifiers
+ * (`claims['https://example.com/roles']`). `inGroup('name')` tests the groups
+ * claim. The literals `1` and `0` (LemonLDAP::NG's spelling) mean true/false.
+ */
+import { Environment } from '@marcbachmann/cel-js'
+
+export type Claims = Readonly<Record<string, unknown>>
+
+export interface Rule {
+  /** The expression as configured, for logs and error messages. */
+  readonly source: string
+  /** True when the claims satisfy the rule. Throws RuleEvaluationError. */
+  evaluate(claims: Claims): boolean
+}
+
+export class RuleEvaluationError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'RuleEvaluationError'
+  }
+}
+
+// cel-js calls function handlers without the evaluation context, so inGroup
+// reads the groups of the evaluation in progress from here. Evaluation is
+// synchronous (no async functions are registered), so no two can interleave.
+let currentGroups: ReadonlySet<string> = new Set()
+
+const env = new Environment({ unlistedVariablesAreDyn: true, limits: { maxAstNodes: 2000, maxDepth: 50 } })
+  .registerVariable('claims', 'map')
+  .registerFunction('inGroup(string): bool', (name: string) => currentGroups.has(name))
+
+/**
+ * Group names from the groups claim: a list of strings or one string. A
+ * leading `/` (Keycloak's full group path) is accepted, so `/staff` matches
+ * `inGroup('staff')`; nested paths such as `/org/staff` must be named in full.
+ */
+export function groupsOf(value: unknown): ReadonlySet<string> {
+  const list = Array.isArray(value) ? value : typeof value === 'string' ? [value] : []
+  const groups = new Set<string>()
+  for (const g of list) {
+    if (typeof g !== 'string') continue
+    groups.add(g)
+    if (g.startsWith('/')) groups.add(g.slice(1))
+  }
+  return groups
+}
+
+/** CEL maps and lists hold bigint for integers; claims arrive as JSON numbers. */
+function toCel(value: unknown): unknown {
+  if (typeof value === 'number') return Number.isInteger(value) ? BigInt(value) : value
+  if (Array.isArray(value)) return value.map(toCel)
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) out[k] = toCel(v)
+    return out
+  }
+  return value
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+/**
+ * Compiles a rule; throws an Error whose message explains the syntax problem.
+ * `groupsClaim` names the claim `inGroup` reads.
+ */
+export function compileRule(source: string, groupsClaim: string): Rule {
+  const text = source.trim()
+  if (text === '') throw new Error('the rule is empty (use `true` to allow everyone)')
+  if (text === '1' || text === '0') {
+    const value = text === '1'
+    return Object.freeze({ source, evaluate: () => value })
+  }
+  const program = env.parse(text)
+  // Type-check what can be checked without claims: a rule that can never be a
+  // boolean (`1 + 1`, `'x'`) is a configuration error, not a runtime denial.
+  const checked = program.check()
+  if (!checked.valid) throw new Error(checked.error?.message ?? 'the rule does not type-check')
+  if (checked.type !== 'bool' && checked.type !== 'dyn') {
+    throw new Error(`the rule gives a ${checked.type}, not a bool`)
+  }
+  return Object.freeze({
+    source,
+    evaluate(claims: Claims): boolean {
+      const vars: Record<string, unknown> = {}
+      for (const [k, v] of Object.entries(claims)) if (IDENTIFIER.test(k) && k !== 'claims') vars[k] = toCel(v)
+      vars.claims = toCel(claims)
+      currentGroups = groupsOf(claims[groupsClaim])
+      let result: unknown
+      try {
+        result = program(vars)
+      } catch (err) {
+        throw new RuleEvaluationError(err instanceof Error ? err.message : String(err), { cause: err })
+      } finally {
+        currentGroups = new Set()
+      }
+      if (typeof result !== 'boolean') throw new RuleEvaluationError(`the rule gave ${typeof result}, not a bool`)
+      return result
+    },
+  })
+}

@@ -1,0 +1,117 @@
+/**
+ * Wiring: routes each request by `classify` to the sign-in flow, our
+ * endpoints or the proxy, and starts/stops the listener.
+ */
+import { randomUUID } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { AuthFlow, sendPage } from './auth.js'
+import type { Config } from './config.js'
+import { loadSigningKey } from './keys.js'
+import { redactUrl, type Logger } from './log.js'
+import { OidcClient } from './oidc.js'
+import { createProxy, type Proxy } from './proxy.js'
+import { classify } from './rooms.js'
+import { CookieCodec } from './session.js'
+import { TokenSigner } from './token.js'
+
+export interface App {
+  handleRequest(req: IncomingMessage, res: ServerResponse): void
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void
+  /** Starts OIDC discovery in the background (start-up never waits for the IdP). */
+  warmUp(): void
+  readonly oidc: OidcClient | undefined
+  close(): Promise<void>
+}
+
+export function createApp(config: Config, log: Logger): App {
+  const proxy: Proxy = createProxy({
+    upstream: config.upstream,
+    publicProtocol: config.publicProtocol,
+    onUpstreamError(err, req, res) {
+      const requestId = randomUUID()
+      log.error({ event: 'upstream_error', requestId, code: 'UPSTREAM_UNAVAILABLE', method: req.method, url: redactUrl(req.url ?? ''), error: (err as NodeJS.ErrnoException).code ?? err.message }, 'upstream unavailable')
+      sendPage(res, 'UPSTREAM_UNAVAILABLE', config, requestId, `${config.publicOrigin}${retryPath(req)}`)
+    },
+    onError(err, req, kind) {
+      if (kind === 'ws') log.warn({ event: 'upstream_error', kind, url: redactUrl(req.url ?? ''), error: (err as NodeJS.ErrnoException).code ?? err.message }, 'websocket proxy error')
+    },
+  })
+
+  const auth = config.auth
+  let flow: AuthFlow | undefined
+  let oidc: OidcClient | undefined
+  if (auth) {
+    oidc = new OidcClient(auth.oidc)
+    flow = new AuthFlow({
+      config,
+      auth,
+      oidc,
+      signer: new TokenSigner(loadSigningKey(auth.jwt), auth.jwt),
+      cookies: new CookieCodec(auth.cookie.secrets, auth.cookie.secure),
+      log,
+    })
+  }
+  const prefix = auth?.pathPrefix ?? ''
+
+  function handleRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (!flow) return proxy.web(req, res)
+    const url = req.url ?? '/'
+    const q = url.indexOf('?')
+    const path = q === -1 ? url : url.slice(0, q)
+    const c = classify({ method: req.method ?? 'GET', path, secFetchMode: header(req, 'sec-fetch-mode'), accept: header(req, 'accept') }, prefix)
+    if (c.kind === 'pass') return proxy.web(req, res)
+    const query = q === -1 ? '' : url.slice(q + 1)
+    const f = flow
+    const work = c.kind === 'endpoint'
+      ? f.endpoint(req, res, c.name, query)
+      : f.room(req, res, c.room, c.tenant, query).then((handled) => {
+          if (!handled) proxy.web(req, res)
+        })
+    work.catch((err: unknown) => f.fail(req, res, err))
+  }
+
+  function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (flow && (req.url ?? '/').startsWith(prefix)) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+      return
+    }
+    proxy.ws(req, socket, head)
+  }
+
+  return {
+    handleRequest,
+    handleUpgrade,
+    oidc,
+    warmUp() {
+      oidc?.configuration().then(
+        () => log.info({ event: 'oidc_discovered', issuer: auth?.oidc.issuer.href }, 'identity provider discovered'),
+        (err: Error) => log.warn({ event: 'oidc_discovery_failed', issuer: auth?.oidc.issuer.href, error: err.message }, 'identity provider not reachable yet; will retry on the next sign-in'),
+      )
+    },
+    async close() {
+      proxy.close()
+      await oidc?.close()
+    },
+  }
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name]
+  return Array.isArray(v) ? v[0] : v
+}
+
+/** The request's own path (no query: it may hold a token) as a retry link on PUBLIC_URL's origin. */
+function retryPath(req: IncomingMessage): string {
+  const url = req.url ?? '/'
+  if (url.charCodeAt(0) !== 47 /* / */) return '/'
+  const q = url.indexOf('?')
+  return q === -1 ? url : url.slice(0, q)
+}
+
+/** Creates the HTTP server for `app`; the caller listens. */
+export function createHttpServer(app: App): Server {
+  const server = createServer({ keepAliveTimeout: 65_000 }, app.handleRequest)
+  server.on('upgrade', app.handleUpgrade)
+  return server
+}

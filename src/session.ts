@@ -1,0 +1,163 @@
+/**
+ * Encrypted cookies: the login transaction (one cookie per login, so parallel
+ * tabs do not overwrite each other) and the session. Both are JWE (`dir`,
+ * A256GCM) with keys derived from COOKIE_SECRET; the first key encrypts, all
+ * decrypt, so secrets can be rotated without signing everyone out. Anything
+ * that does not decrypt, has expired or was made for another purpose is
+ * treated as absent.
+ */
+import { createHash, createSecretKey, hkdfSync, type KeyObject } from 'node:crypto'
+import { EncryptJWT, jwtDecrypt, type JWTPayload } from 'jose'
+
+export type Purpose = 'session' | 'tx'
+
+/** The user fields a token needs, already mapped from the claims. */
+export interface UserFields {
+  readonly id?: string
+  readonly name?: string
+  readonly email?: string
+}
+
+export interface Session {
+  readonly user: UserFields
+}
+
+export interface LoginTransaction {
+  readonly state: string
+  readonly nonce: string
+  readonly verifier: string
+  /** Where to go after sign-in: a validated room, its tenant, and the kept query. */
+  readonly room: string
+  readonly tenant?: string
+  readonly query: string
+}
+
+/** Browsers drop cookies over 4096 bytes; anything longer is not ours. */
+export const MAX_COOKIE_VALUE = 4096
+/** How long a sign-in at the IdP may take. */
+export const TX_TTL_SECONDS = 600
+/** Parallel logins kept per browser; older transactions are dropped beyond this. */
+export const MAX_PARALLEL_LOGINS = 5
+
+interface CookieKey {
+  readonly kid: string
+  readonly key: KeyObject
+}
+
+export class CookieCodec {
+  readonly #keys: readonly CookieKey[]
+  readonly #byKid: ReadonlyMap<string, KeyObject>
+  readonly sessionName: string
+  readonly txPrefix: string
+  readonly #attributes: string
+
+  constructor(secrets: readonly string[], secure: boolean) {
+    if (secrets.length === 0) throw new TypeError('at least one cookie secret is required')
+    this.#keys = secrets.map((secret) => {
+      const raw = Buffer.from(hkdfSync('sha256', secret, 'jitsi-oidc-sidecar', 'cookie-encryption-v1', 32))
+      const kid = createHash('sha256').update(raw).digest('base64url').slice(0, 8)
+      return { kid, key: createSecretKey(raw) }
+    })
+    this.#byKid = new Map(this.#keys.map((k) => [k.kid, k.key]))
+    // `__Host-` binds the cookie to this exact origin (no Domain, Path=/, Secure).
+    const prefix = secure ? '__Host-' : ''
+    this.sessionName = `${prefix}jos_session`
+    this.txPrefix = `${prefix}jos_tx_`
+    this.#attributes = `; Path=/; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`
+  }
+
+  /** Encrypts `payload` for `purpose`, valid for `ttlSeconds`. */
+  async seal(purpose: Purpose, payload: JWTPayload, ttlSeconds: number, now = Date.now()): Promise<string> {
+    const first = this.#keys[0] as CookieKey
+    const iat = Math.floor(now / 1000)
+    return new EncryptJWT(payload)
+      .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid: first.kid })
+      .setAudience(purpose)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + ttlSeconds)
+      .encrypt(first.key)
+  }
+
+  /** Decrypts a cookie value made by seal for `purpose`; undefined for anything else. */
+  async open(purpose: Purpose, value: string | undefined, now = Date.now()): Promise<JWTPayload | undefined> {
+    if (value === undefined || value.length > MAX_COOKIE_VALUE) return undefined
+    try {
+      const { payload } = await jwtDecrypt(
+        value,
+        (header) => {
+          const key = header.kid === undefined ? undefined : this.#byKid.get(header.kid)
+          if (!key) throw new Error('unknown cookie key')
+          return key
+        },
+        {
+          audience: purpose,
+          keyManagementAlgorithms: ['dir'],
+          contentEncryptionAlgorithms: ['A256GCM'],
+          currentDate: new Date(now),
+          requiredClaims: ['exp', 'iat'],
+        },
+      )
+      return payload
+    } catch {
+      return undefined
+    }
+  }
+
+  async sealSession(session: Session, ttlSeconds: number, now?: number): Promise<string> {
+    return this.seal('session', { user: session.user }, ttlSeconds, now)
+  }
+
+  async openSession(value: string | undefined, now?: number): Promise<Session | undefined> {
+    const p = await this.open('session', value, now)
+    if (!p || typeof p.user !== 'object' || p.user === null) return undefined
+    const user = p.user as Record<string, unknown>
+    const fields: Record<string, string> = {}
+    for (const k of ['id', 'name', 'email'] as const) if (typeof user[k] === 'string') fields[k] = user[k]
+    return { user: fields }
+  }
+
+  async sealTransaction(tx: LoginTransaction, now?: number): Promise<string> {
+    return this.seal('tx', { ...tx }, TX_TTL_SECONDS, now)
+  }
+
+  async openTransaction(value: string | undefined, now?: number): Promise<(LoginTransaction & { iat: number }) | undefined> {
+    const p = await this.open('tx', value, now)
+    if (!p) return undefined
+    const { state, nonce, verifier, room, tenant, query, iat } = p
+    if (
+      typeof state !== 'string' || typeof nonce !== 'string' || typeof verifier !== 'string' ||
+      typeof room !== 'string' || typeof query !== 'string' || typeof iat !== 'number' ||
+      (tenant !== undefined && typeof tenant !== 'string')
+    ) {
+      return undefined
+    }
+    return tenant === undefined ? { state, nonce, verifier, room, query, iat } : { state, nonce, verifier, room, tenant, query, iat }
+  }
+
+  /** The transaction cookie's name for a state value: each login has its own cookie. */
+  txName(state: string): string {
+    return this.txPrefix + createHash('sha256').update(state).digest('base64url').slice(0, 16)
+  }
+
+  setCookie(name: string, value: string, maxAgeSeconds: number): string {
+    return `${name}=${value}; Max-Age=${maxAgeSeconds}${this.#attributes}`
+  }
+
+  clearCookie(name: string): string {
+    return `${name}=; Max-Age=0${this.#attributes}`
+  }
+}
+
+/** Parses a Cookie header. Later duplicates do not override earlier ones (RFC 6265 order: most specific first). */
+export function parseCookies(header: string | undefined): Map<string, string> {
+  const cookies = new Map<string, string>()
+  if (!header) return cookies
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=')
+    if (eq === -1) continue
+    const name = part.slice(0, eq).trim()
+    if (name === '' || cookies.has(name)) continue
+    cookies.set(name, part.slice(eq + 1).trim())
+  }
+  return cookies
+}
