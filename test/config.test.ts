@@ -1,0 +1,130 @@
+import t from 'tap'
+import { ConfigError, loadConfig, parseListenAddress, VARIABLES, SECRET_VARIABLES, type Env } from '../src/config.js'
+
+const base: Env = {
+  PUBLIC_URL: 'https://meet.example.com',
+  OIDC_ISSUER: 'https://idp.example.com/realms/x',
+  OIDC_CLIENT_ID: 'jitsi',
+  OIDC_CLIENT_SECRET: 'client-secret',
+  JWT_APP_ID: 'my-app',
+  JWT_APP_SECRET: 'app-secret',
+  COOKIE_SECRET: 'c'.repeat(32),
+}
+
+const problems = (env: Env, readFile?: (p: string) => string): string[] => {
+  try {
+    loadConfig(env, readFile)
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems]
+    throw err
+  }
+  return []
+}
+
+t.test('defaults', async (t) => {
+  const c = loadConfig(base)
+  t.equal(c.publicOrigin, 'https://meet.example.com')
+  t.equal(c.publicProtocol, 'https')
+  t.equal(c.upstream.href, 'http://127.0.0.1/')
+  t.same(c.listen, { host: '0.0.0.0', port: 8080 })
+  t.equal(c.logLevel, 'info')
+  const a = c.auth!
+  t.equal(a.pathPrefix, '/jitsi/')
+  t.equal(a.useRule.source, 'true')
+  t.equal(a.oidc.scopes, 'openid profile email')
+  t.equal(a.oidc.groupsClaim, 'groups')
+  t.equal(a.oidc.redirectUri, 'https://meet.example.com/jitsi/callback')
+  t.equal(a.oidc.timeoutMs, 10_000)
+  t.equal(a.oidc.allowHttp, false)
+  t.same(
+    { ...a.jwt },
+    { appId: 'my-app', alg: 'HS256', secret: 'app-secret', issuer: 'my-app', audience: 'my-app', subject: '*', ttlSeconds: 300, idAttribute: 'sub', nameAttribute: 'name', mailAttribute: 'email' },
+  )
+  t.equal(a.cookie.secure, true)
+  t.equal(a.cookie.sessionTtlSeconds, 28800)
+  t.ok(Object.isFrozen(c) && Object.isFrozen(a) && Object.isFrozen(a.jwt), 'frozen')
+})
+
+t.test('every problem is reported at once, each naming its variable', async (t) => {
+  const p = problems({ JWT_ALG: 'RS256', LISTEN_ADDRESS: 'nope', SESSION_TTL_SECONDS: '-1', ENABLE_AUTH: 'maybe', COOKIE_SECRET: 'short' })
+  const text = p.join('\n')
+  for (const name of ['PUBLIC_URL', 'OIDC_ISSUER', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'JWT_APP_ID', 'JWT_APP_SECRET', 'JWT_ALG', 'LISTEN_ADDRESS', 'ENABLE_AUTH', 'COOKIE_SECRET']) {
+    t.match(text, new RegExp(`^${name}`, 'm'), `names ${name}`)
+  }
+  t.match(text, /JWT_ALG: must be one of HS256, HS384, HS512/)
+  const err = (() => { try { loadConfig({}) } catch (e) { return e as Error } return undefined })()
+  t.match(err?.message, /^invalid configuration:\n {2}- PUBLIC_URL: required/)
+})
+
+t.test('bad values', async (t) => {
+  const cases: [string, Env, RegExp][] = [
+    ['PUBLIC_URL with path', { PUBLIC_URL: 'https://meet.example.com/meet' }, /PUBLIC_URL: must be an origin only/],
+    ['PUBLIC_URL not a URL', { PUBLIC_URL: 'meet.example.com' }, /PUBLIC_URL: not a URL/],
+    ['PUBLIC_URL ftp', { PUBLIC_URL: 'ftp://meet.example.com' }, /PUBLIC_URL: must be http/],
+    ['UPSTREAM_URL https', { UPSTREAM_URL: 'https://127.0.0.1' }, /UPSTREAM_URL: must be an http/],
+    ['PATH_PREFIX without slashes', { PATH_PREFIX: 'jitsi' }, /PATH_PREFIX: must look like/],
+    ['PATH_PREFIX root', { PATH_PREFIX: '/' }, /PATH_PREFIX/],
+    ['USE_RULE syntax', { USE_RULE: "inGroup('x'" }, /USE_RULE: /],
+    ['USE_RULE not bool', { USE_RULE: '1 + 1' }, /USE_RULE: the rule gives a int/],
+    ['USE_RULE empty-ish', { USE_RULE: '   ' }, /USE_RULE: the rule is empty/],
+    ['http issuer off loopback', { OIDC_ISSUER: 'http://idp.example.com' }, /OIDC_ISSUER: plain http is refused/],
+    ['scopes without openid', { OIDC_SCOPES: 'profile email' }, /OIDC_SCOPES: must include openid/],
+    ['timeout out of range', { OIDC_TIMEOUT_SECONDS: '0' }, /OIDC_TIMEOUT_SECONDS: must be a whole number from 1 to 120/],
+    ['ttl not a number', { JWT_TTL_SECONDS: '5m' }, /JWT_TTL_SECONDS: must be a whole number/],
+    ['JWT_ALG lowercase', { JWT_ALG: 'hs256' }, /JWT_ALG: must be one of/],
+    ['JWT_ALG none', { JWT_ALG: 'none' }, /JWT_ALG: must be one of/],
+    ['LOG_LEVEL', { LOG_LEVEL: 'loud' }, /LOG_LEVEL: must be one of/],
+    ['secret and file', { JWT_APP_SECRET_FILE: '/x' }, /JWT_APP_SECRET: set either JWT_APP_SECRET or JWT_APP_SECRET_FILE, not both/],
+    ['second cookie key short', { COOKIE_SECRET: `${'c'.repeat(32)},short` }, /COOKIE_SECRET: key 2 is 5 bytes/],
+    ['JWT_SUBJECT blank', { JWT_SUBJECT: ' ' }, /JWT_SUBJECT: must not be empty/],
+  ]
+  for (const [name, env, re] of cases) t.match(problems({ ...base, ...env }).join('\n'), re, name)
+})
+
+t.test('secrets from files', async (t) => {
+  const files: Record<string, string> = { '/run/s/client': 'from-file\n', '/run/s/cookie': `${'k'.repeat(32)},${'o'.repeat(32)}\n`, '/run/s/empty': '' }
+  const read = (p: string) => {
+    if (p in files) return files[p]!
+    throw Object.assign(new Error('nope'), { code: 'ENOENT' })
+  }
+  const env = { ...base, OIDC_CLIENT_SECRET: undefined, OIDC_CLIENT_SECRET_FILE: '/run/s/client', COOKIE_SECRET: '', COOKIE_SECRET_FILE: '/run/s/cookie' }
+  const c = loadConfig(env, read)
+  t.equal(c.auth!.oidc.clientSecret, 'from-file')
+  t.same(c.auth!.cookie.secrets, ['k'.repeat(32), 'o'.repeat(32)])
+  t.match(problems({ ...env, OIDC_CLIENT_SECRET_FILE: '/run/s/missing' }, read).join('\n'), /OIDC_CLIENT_SECRET_FILE: cannot read \/run\/s\/missing \(ENOENT\)/)
+  t.match(problems({ ...env, OIDC_CLIENT_SECRET_FILE: '/run/s/empty' }, read).join('\n'), /OIDC_CLIENT_SECRET_FILE: \/run\/s\/empty is empty/)
+})
+
+t.test('ENABLE_AUTH=0 needs only PUBLIC_URL', async (t) => {
+  const c = loadConfig({ PUBLIC_URL: 'http://meet.example.com', ENABLE_AUTH: '0', UPSTREAM_URL: 'http://127.0.0.1:8000' })
+  t.equal(c.auth, null)
+  t.equal(c.publicProtocol, 'http')
+})
+
+t.test('overrides', async (t) => {
+  const c = loadConfig({ ...base, PUBLIC_URL: 'http://localhost:8080', JWT_ALG: 'HS512', JWT_ISSUER: 'iss', JWT_AUDIENCE: 'aud', JWT_SUBJECT: 'meet.jitsi', OIDC_ISSUER: 'http://127.0.0.1:9000', PATH_PREFIX: '/auth/jitsi/', ENABLE_AUTH: 'true', USE_RULE: '1' })
+  const a = c.auth!
+  t.equal(a.jwt.alg, 'HS512')
+  t.equal(a.jwt.issuer, 'iss')
+  t.equal(a.jwt.audience, 'aud')
+  t.equal(a.jwt.subject, 'meet.jitsi')
+  t.equal(a.oidc.allowHttp, true, 'loopback issuer may be http')
+  t.equal(a.oidc.redirectUri, 'http://localhost:8080/auth/jitsi/callback')
+  t.equal(a.cookie.secure, false)
+  t.equal(loadConfig({ ...base, OIDC_ISSUER: 'http://keycloak.internal', OIDC_ALLOW_HTTP: '1' }).auth!.oidc.allowHttp, true)
+})
+
+t.test('parseListenAddress', async (t) => {
+  t.same(parseListenAddress('127.0.0.1:9000'), { host: '127.0.0.1', port: 9000 })
+  t.same(parseListenAddress(':9000'), { host: '0.0.0.0', port: 9000 })
+  t.same(parseListenAddress('[::]:8080'), { host: '::', port: 8080 })
+  t.equal(parseListenAddress('8080'), undefined)
+  t.equal(parseListenAddress('host:99999'), undefined)
+})
+
+t.test('VARIABLES lists every variable the README documents', async (t) => {
+  const { readFileSync } = await import('node:fs')
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+  for (const v of VARIABLES) t.match(readme, new RegExp('`' + v + '`'), `${v} documented`)
+  for (const v of SECRET_VARIABLES) t.ok(VARIABLES.includes(v), `${v} listed`)
+})

@@ -1,0 +1,258 @@
+/**
+ * The sign-in flow end to end against a real oidc-provider, a real upstream
+ * and the sidecar on loopback, driven like a browser with a cookie jar.
+ */
+import t from 'tap'
+import { decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose'
+import { loadSigningKey } from '../../src/keys.js'
+import { TokenSigner } from '../../src/token.js'
+import { Browser } from '../fixtures/client.js'
+import { APP_SECRET, COOKIE_SECRET, CLIENT_SECRET, startStack, type Stack } from '../fixtures/stack.js'
+
+const secret = new TextEncoder().encode(APP_SECRET)
+
+async function verify(token: string): Promise<JWTPayload> {
+  const { payload } = await jwtVerify(token, secret, { issuer: 'test-app', audience: 'test-app', algorithms: ['HS256'], typ: 'JWT' })
+  return payload
+}
+
+function jwtOf(location: string | undefined): string {
+  const jwt = new URL(location ?? 'http://x/').searchParams.get('jwt')
+  if (!jwt) throw new Error(`no jwt in ${location}`)
+  return jwt
+}
+
+/** Everything secret that went over the wire in a login: none of it may be logged. */
+function secretsIn(values: (string | undefined)[]): string[] {
+  return values.filter((v): v is string => typeof v === 'string' && v.length >= 8)
+}
+
+let stack: Stack
+t.before(async () => {
+  stack = await startStack()
+})
+t.teardown(() => stack.close())
+
+t.test('an allowed account signs in and lands in the room with a valid token', async (t) => {
+  const b = new Browser()
+  const start = await b.fetch(`${stack.url}/MyRoom?lang=de&jwt=not-a-token`)
+  t.equal(start.status, 302)
+  const auth = new URL(start.location!)
+  t.equal(auth.origin, stack.idp.issuer)
+  t.equal(auth.searchParams.get('code_challenge_method'), 'S256')
+  t.equal(auth.searchParams.get('redirect_uri'), `${stack.url}/jitsi/callback`)
+  t.ok(auth.searchParams.get('state') && auth.searchParams.get('nonce'), 'state and nonce')
+  t.match(start.setCookies.join('\n'), /jos_tx_[\w-]+=.+; Max-Age=600; Path=\/; HttpOnly; SameSite=Lax/)
+
+  const callback = await b.signInAtIdp(start.location!, 'alice')
+  const cb = new URL(callback)
+  t.equal(cb.searchParams.get('iss'), stack.idp.issuer, 'RFC 9207 iss in the response')
+  const done = await b.fetch(callback)
+  t.equal(done.status, 302)
+  const target = new URL(done.location!)
+  t.equal(target.origin, stack.url)
+  t.equal(target.pathname, '/MyRoom')
+  t.equal(target.searchParams.get('lang'), 'de', 'other query parameters kept')
+  t.equal(target.searchParams.getAll('jwt').length, 1, 'the old jwt parameter was replaced')
+  t.equal(done.headers['referrer-policy'], 'no-referrer')
+  t.match(done.setCookies.join('\n'), /jos_session=.+; Max-Age=28800; Path=\/; HttpOnly; SameSite=Lax/)
+  t.match(done.setCookies.join('\n'), /jos_tx_[\w-]+=; Max-Age=0/, 'transaction cleared')
+
+  const token = jwtOf(done.location)
+  t.same(decodeProtectedHeader(token), { alg: 'HS256', typ: 'JWT' })
+  const claims = await verify(token)
+  t.match(claims, { iss: 'test-app', aud: 'test-app', sub: '*', room: 'myroom', context: { user: { id: 'alice', name: 'Alice Example', email: 'alice@example.org' } } })
+  const now = Math.floor(Date.now() / 1000)
+  t.ok((claims.nbf as number) < now && (claims.nbf as number) >= now - 40, 'nbf a little in the past')
+  t.ok((claims.exp as number) > now + 290 && (claims.exp as number) <= now + 301, 'exp after JWT_TTL_SECONDS')
+
+  const room = await b.fetch(done.location!)
+  t.equal(room.status, 200, 'a valid token passes through to jitsi-web')
+  t.equal(room.headers['x-upstream'], 'yes')
+
+  t.test('session reuse: another room gets a token straight away, without the IdP', async (t) => {
+    const again = await b.fetch(`${stack.url}/acme/Other%20Room`)
+    t.equal(again.status, 302)
+    t.equal(new URL(again.location!).origin, stack.url)
+    t.equal(new URL(again.location!).pathname, '/acme/Other%20Room')
+    t.match(await verify(jwtOf(again.location)), { room: 'other%20room', context: { user: { id: 'alice' } } })
+  })
+
+  t.test("TOKEN_AUTH_URL entry with a session goes straight to the room", async (t) => {
+    const r = await b.fetch(`${stack.url}/jitsi/login?room=${encodeURIComponent('Täst Raum')}`)
+    t.equal(r.status, 302)
+    t.equal(r.location, `${stack.url}/T%C3%A4st%20Raum?jwt=${jwtOf(r.location)}`)
+    t.equal((await verify(jwtOf(r.location))).room, 't%c3%a4st%20raum')
+  })
+
+  t.test('a token of ours that expired, or was for another room, is replaced', async (t) => {
+    const signer = new TokenSigner(loadSigningKey(stack.config.auth!.jwt), stack.config.auth!.jwt)
+    const old = await signer.mint({ id: 'alice' }, 'myroom', Date.now() - 3_600_000)
+    const r1 = await b.fetch(`${stack.url}/MyRoom?jwt=${old}`)
+    t.equal(r1.status, 302)
+    t.not(jwtOf(r1.location), old)
+    const other = await signer.mint({ id: 'alice' }, 'otherroom')
+    const r2 = await b.fetch(`${stack.url}/MyRoom?jwt=${other}`)
+    t.equal(r2.status, 302)
+    t.equal((await verify(jwtOf(r2.location))).room, 'myroom')
+  })
+
+  t.test('nothing secret reached the log', async (t) => {
+    const logs = stack.logs.join('\n')
+    const session = b.cookies(stack.url).get('jos_session')
+    const bad = secretsIn([token, session, cb.searchParams.get('code') ?? undefined, cb.searchParams.get('state') ?? undefined, APP_SECRET, COOKIE_SECRET, CLIENT_SECRET, auth.searchParams.get('nonce') ?? undefined])
+    t.ok(bad.length >= 7)
+    for (const s of bad) t.notOk(logs.includes(s), `log does not contain ${s.slice(0, 6)}…`)
+    t.match(logs, /"event":"login_succeeded".*"user":"alice"/)
+  })
+})
+
+t.test('a denied account gets the 403 page and no token or session', async (t) => {
+  const b = new Browser()
+  const start = await b.fetch(`${stack.url}/MyRoom`)
+  const done = await b.fetch(await b.signInAtIdp(start.location!, 'bob'))
+  t.equal(done.status, 403)
+  t.match(done.body, /not allowed to use this video conference service/)
+  t.match(done.headers['content-type'], /text\/html/)
+  t.notMatch(done.setCookies.join('\n'), /jos_session=[^;]/)
+  t.notMatch(done.body, /jwt|eyJ/)
+  t.match(stack.logs.join('\n'), /"event":"login_denied".*"user":"bob".*"ruleResult":false/)
+  const again = await b.fetch(`${stack.url}/MyRoom`)
+  t.equal(new URL(again.location!).origin, stack.idp.issuer, 'still no session')
+})
+
+t.test('parallel logins in two tabs both land in their rooms', async (t) => {
+  const b = new Browser()
+  const a = await b.fetch(`${stack.url}/RoomA`)
+  const c = await b.fetch(`${stack.url}/RoomB?x=1`)
+  t.equal(b.cookies(stack.url).size >= 2, true)
+  const cbA = await b.signInAtIdp(a.location!, 'alice')
+  // The IdP has a session now: tab B goes straight back to the callback.
+  const cbB = (await b.follow(c.location!, (u) => u.includes('/callback?'))).url
+  const doneB = await b.fetch(cbB)
+  const doneA = await b.fetch(cbA)
+  t.equal(doneA.status, 302)
+  t.equal(doneB.status, 302)
+  t.equal(new URL(doneA.location!).pathname, '/RoomA')
+  t.equal(new URL(doneB.location!).search.startsWith('?x=1&jwt='), true)
+  t.equal((await verify(jwtOf(doneA.location))).room, 'rooma')
+  t.equal((await verify(jwtOf(doneB.location))).room, 'roomb')
+})
+
+t.test('TOKEN_AUTH_URL entry without a session signs in and returns to the named room', async (t) => {
+  const b = new Browser()
+  const start = await b.fetch(`${stack.url}/jitsi/login?room=Caf%C3%A9`)
+  t.equal(new URL(start.location!).origin, stack.idp.issuer)
+  const done = await b.fetch(await b.signInAtIdp(start.location!, 'alice'))
+  t.equal(new URL(done.location!).pathname, '/Caf%C3%A9')
+  t.equal((await verify(jwtOf(done.location))).room, 'caf%c3%a9')
+})
+
+t.test('bad input gets a clear page, no token, no crash', async (t) => {
+  const b = new Browser()
+  const expectPage = async (url: string, status: number, text: RegExp, init?: Parameters<Browser['fetch']>[1]) => {
+    const r = await b.fetch(url, init)
+    t.equal(r.status, status, `${url} → ${status}`)
+    t.match(r.body, text, url)
+    t.notMatch(r.body, /eyJ|stack|at .*\.js/, 'no token or stack trace')
+    t.equal(r.headers['content-security-policy']?.toString().includes("default-src 'none'"), true)
+    return r
+  }
+  await expectPage(`${stack.url}/jitsi/callback`, 400, /Sign-in expired/)
+  await expectPage(`${stack.url}/jitsi/callback?code=abc&state=unknown`, 400, /Sign-in expired/)
+  await expectPage(`${stack.url}/jitsi/callback?state=${'x'.repeat(300)}`, 400, /Sign-in expired/)
+  await expectPage(`${stack.url}/jitsi/callback?code=abc&state=s`, 405, /Not allowed/, { method: 'POST' })
+  await expectPage(`${stack.url}/jitsi/login`, 400, /not a valid meeting link/)
+  await expectPage(`${stack.url}/jitsi/login?room=a%2Fb`, 400, /not a valid meeting link/)
+  await expectPage(`${stack.url}/jitsi/login?room=${encodeURIComponent('//evil.example')}`, 400, /not a valid meeting link/)
+  await expectPage(`${stack.url}/jitsi/login?room=ok&tenant=${encodeURIComponent('a/b')}`, 400, /not a valid meeting link/)
+  await expectPage(`${stack.url}/jitsi/login?room=x`, 405, /Not allowed/, { method: 'DELETE' })
+  await expectPage(`${stack.url}/jitsi/nothing-here`, 404, /Not found/)
+  await expectPage(`${stack.url}/MyRoom?${'a=1&'.repeat(600)}`, 414, /too long/)
+
+  t.test('tampered transaction cookie', async (t) => {
+    const b2 = new Browser()
+    const start = await b2.fetch(`${stack.url}/MyRoom`)
+    const callback = await b2.signInAtIdp(start.location!, 'alice')
+    const jar = b2.cookies(stack.url)
+    for (const [k, v] of jar) if (k.startsWith('jos_tx_')) jar.set(k, v.slice(0, -4) + 'AAAA')
+    const r = await b2.fetch(callback)
+    t.equal(r.status, 400)
+    t.match(r.body, /Sign-in expired/)
+    t.notMatch(r.setCookies.join('\n'), /jos_session=[^;]/)
+  })
+
+  t.test('replayed callback: with the cookie gone, and with the cookie kept (code replay)', async (t) => {
+    const b3 = new Browser()
+    const start = await b3.fetch(`${stack.url}/MyRoom`)
+    const callback = await b3.signInAtIdp(start.location!, 'alice')
+    const kept = new Map(b3.cookies(stack.url))
+    t.equal((await b3.fetch(callback)).status, 302)
+    const again = await b3.fetch(callback)
+    t.equal(again.status, 400, 'second hit: transaction already used')
+    t.match(again.body, /Sign-in expired/)
+    const attacker = new Browser()
+    for (const [k, v] of kept) attacker.cookies(stack.url).set(k, v)
+    const replay = await attacker.fetch(callback)
+    t.equal(replay.status, 400, 'the IdP refuses a used code')
+    t.match(replay.body, /Sign-in failed/)
+    t.notMatch(replay.setCookies.join('\n'), /jos_session=[^;]/)
+  })
+
+  t.test('login CSRF: a callback without this browser’s transaction cookie', async (t) => {
+    const victim = new Browser()
+    const attacker = new Browser()
+    const start = await attacker.fetch(`${stack.url}/MyRoom`)
+    const callback = await attacker.signInAtIdp(start.location!, 'alice')
+    const r = await victim.fetch(callback)
+    t.equal(r.status, 400)
+    t.equal(victim.cookies(stack.url).has('jos_session'), false)
+  })
+
+  t.test('IdP error responses', async (t) => {
+    const b4 = new Browser()
+    const start = await b4.fetch(`${stack.url}/MyRoom`)
+    const state = new URL(start.location!).searchParams.get('state')!
+    const r = await b4.fetch(`${stack.url}/jitsi/callback?error=access_denied&state=${state}&iss=${encodeURIComponent(stack.idp.issuer)}`)
+    t.equal(r.status, 403)
+    t.match(r.body, /cancelled or refused/)
+    t.match(r.body, /href="http:\/\/127\.0\.0\.1:\d+\/MyRoom">Try again/)
+    const start2 = await b4.fetch(`${stack.url}/MyRoom`)
+    const state2 = new URL(start2.location!).searchParams.get('state')!
+    const r2 = await b4.fetch(`${stack.url}/jitsi/callback?error=server_error&error_description=%3Cscript%3E&state=${state2}&iss=${encodeURIComponent(stack.idp.issuer)}`)
+    t.equal(r2.status, 400)
+    t.notMatch(r2.body, /<script>/)
+  })
+
+  t.test('mix-up: an iss value from another issuer', async (t) => {
+    const b5 = new Browser()
+    const start = await b5.fetch(`${stack.url}/MyRoom`)
+    const callback = new URL(await b5.signInAtIdp(start.location!, 'alice'))
+    callback.searchParams.set('iss', 'https://evil.example')
+    const r = await b5.fetch(callback.href)
+    t.equal(r.status, 400)
+    t.match(r.body, /Sign-in failed/)
+  })
+
+  t.test('forged or stale session cookie: a new login starts and the cookie is cleared', async (t) => {
+    const b6 = new Browser()
+    b6.cookies(stack.url).set('jos_session', 'eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..AAAA.BBBB.CCCC')
+    const r = await b6.fetch(`${stack.url}/MyRoom`)
+    t.equal(new URL(r.location!).origin, stack.idp.issuer)
+    t.match(r.setCookies.join('\n'), /jos_session=; Max-Age=0/)
+  })
+
+  t.test('old transactions are pruned: at most 5 per browser', async (t) => {
+    const b7 = new Browser()
+    for (let i = 0; i < 8; i++) await b7.fetch(`${stack.url}/Room${i}`)
+    const tx = [...b7.cookies(stack.url).keys()].filter((k) => k.startsWith('jos_tx_'))
+    t.ok(tx.length <= 5, `${tx.length} transaction cookies`)
+  })
+
+  t.test('garbage cookies do not break anything', async (t) => {
+    const r = await b.fetch(`${stack.url}/MyRoom`, { headers: { cookie: `jos_tx_x=${'A'.repeat(5000)}; jos_session=%%%; ${Array.from({ length: 100 }, (_, i) => `c${i}=v`).join('; ')}` } })
+    t.equal(r.status, 302)
+  })
+
+  t.equal((await b.fetch(`${stack.url}/config.js`)).status, 200, 'still serving')
+})

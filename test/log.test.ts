@@ -1,0 +1,26 @@
+import t from 'tap'
+import { Writable } from 'node:stream'
+import { createLogger, redactUrl } from '../src/log.js'
+
+t.test('redactUrl', async (t) => {
+  const cases: [string, string][] = [
+    ['/MyRoom', '/MyRoom'],
+    ['/MyRoom?jwt=eyJ.a.b&lang=de', '/MyRoom?jwt=[redacted]&lang=de'],
+    ['/jitsi/callback?code=abc&state=xyz&iss=http%3A%2F%2Fidp', '/jitsi/callback?code=[redacted]&state=[redacted]&iss=http%3A%2F%2Fidp'],
+    ['/http-bind?room=x&token=secret', '/http-bind?room=x&token=[redacted]'],
+    ['/x?JWT=a&%6Awt=b&Code=c', '/x?JWT=[redacted]&%6Awt=[redacted]&Code=[redacted]'],
+    ['/x?id_token_hint=a&access_token=b', '/x?id_token_hint=[redacted]&access_token=[redacted]'],
+    ['/x?%zz=secret', '/x?[redacted]'],
+    ['/x?jwt', '/x?jwt'],
+  ]
+  for (const [input, out] of cases) t.equal(redactUrl(input), out, input)
+})
+
+t.test('the logger redacts cookies and authorization wherever they appear', async (t) => {
+  const lines: string[] = []
+  const log = createLogger('info', new Writable({ write(c, _e, cb) { lines.push(c.toString()); cb() } }))
+  log.info({ req: { headers: { cookie: 'jos_session=SECRET', authorization: 'Bearer SECRET' } }, x: { jwt: 'SECRET', token: 'SECRET' } }, 'm')
+  t.equal(lines.length, 1)
+  t.notMatch(lines[0], /SECRET/)
+  t.match(lines[0], /"level":"info"/)
+})

@@ -1,0 +1,102 @@
+import t from 'tap'
+import { classify, decodeName, isNavigation, jwtParam, roomClaim, roomPath, roomUrl, stripJwtParam, type RequestHead } from '../src/rooms.js'
+
+const nav = (path: string, method = 'GET'): RequestHead => ({ method, path, secFetchMode: 'navigate', accept: 'text/html' })
+
+t.test('classify: jitsi-web routes', async (t) => {
+  const cases: [string, RequestHead, unknown][] = [
+    ['room', nav('/MyRoom'), { kind: 'room', room: 'MyRoom', tenant: undefined }],
+    ['HEAD room', nav('/MyRoom', 'HEAD'), { kind: 'room', room: 'MyRoom', tenant: undefined }],
+    ['tenant room', nav('/acme/Weekly'), { kind: 'room', room: 'Weekly', tenant: 'acme' }],
+    ['encoded unicode room', nav('/T%C3%A4st%20Raum'), { kind: 'room', room: 'Täst Raum', tenant: undefined }],
+    ['endpoint', nav('/jitsi/login'), { kind: 'endpoint', name: 'login' }],
+    ['endpoint any method', { ...nav('/jitsi/callback'), method: 'POST' }, { kind: 'endpoint', name: 'callback' }],
+    ['root (welcome page)', nav('/'), { kind: 'pass' }],
+    ['config.js', nav('/config.js'), { kind: 'pass' }],
+    ['interface_config.js', nav('/interface_config.js'), { kind: 'pass' }],
+    ['external_api.js', nav('/external_api.js'), { kind: 'pass' }],
+    ['favicon', nav('/favicon.ico'), { kind: 'pass' }],
+    ['manifest', nav('/manifest.json'), { kind: 'pass' }],
+    ['pwa worker', nav('/pwa-worker.js'), { kind: 'pass' }],
+    ['http-bind', nav('/http-bind'), { kind: 'pass' }],
+    ['xmpp-websocket', nav('/xmpp-websocket'), { kind: 'pass' }],
+    ['tenant config.js', nav('/acme/config.js'), { kind: 'pass' }],
+    ['tenant http-bind', nav('/acme/http-bind'), { kind: 'pass' }],
+    ['tenant xmpp-websocket', nav('/acme/xmpp-websocket'), { kind: 'pass' }],
+    ['static asset', nav('/static/close.svg'), { kind: 'pass' }],
+    ['libs', nav('/libs/app.bundle.min.js'), { kind: 'pass' }],
+    ['libs dir with room-like name', nav('/libs/foo'), { kind: 'pass' }],
+    ['css', nav('/css/all.css'), { kind: 'pass' }],
+    ['images', nav('/images/logo'), { kind: 'pass' }],
+    ['sounds', nav('/sounds/ring'), { kind: 'pass' }],
+    ['lang', nav('/lang/main-de'), { kind: 'pass' }],
+    ['colibri-ws', nav('/colibri-ws/jvb1/abc'), { kind: 'pass' }],
+    ['room-info api', nav('/_api/room-info'), { kind: 'pass' }],
+    ['well-known', nav('/.well-known/x'), { kind: 'pass' }],
+    ['three segments', nav('/a/b/c'), { kind: 'pass' }],
+    ['trailing slash', nav('/MyRoom/'), { kind: 'pass' }],
+    ['double slash', nav('//evil.example'), { kind: 'pass' }],
+    ['colon in room', nav('/a:b'), { kind: 'pass' }],
+    ['quote in room', nav("/a'b"), { kind: 'pass' }],
+    ['encoded slash', nav('/a%2Fb'), { kind: 'pass' }],
+    ['bad percent-encoding', nav('/a%zz'), { kind: 'pass' }],
+    ['control character', nav('/a%0Db'), { kind: 'pass' }],
+    ['backslash', nav('/%5Cevil.example'), { kind: 'pass' }],
+    ['dot segment', nav('/..'), { kind: 'pass' }],
+    ['POST to room', nav('/MyRoom', 'POST'), { kind: 'pass' }],
+    ['OPTIONS to room', nav('/MyRoom', 'OPTIONS'), { kind: 'pass' }],
+    ['fetch, not navigation', { method: 'GET', path: '/MyRoom', secFetchMode: 'cors', accept: 'text/html' }, { kind: 'pass' }],
+    ['no fetch metadata, html accept', { method: 'GET', path: '/MyRoom', secFetchMode: undefined, accept: 'text/html,*/*' }, { kind: 'room', room: 'MyRoom', tenant: undefined }],
+    ['no fetch metadata, */* accept', { method: 'GET', path: '/MyRoom', secFetchMode: undefined, accept: '*/*' }, { kind: 'pass' }],
+    ['room named jitsi (prefix needs the slash)', nav('/jitsi'), { kind: 'room', room: 'jitsi', tenant: undefined }],
+    ['over-long room', nav(`/${'a'.repeat(201)}`), { kind: 'pass' }],
+    ['absolute-form target', nav('http://evil.example/x'), { kind: 'pass' }],
+  ]
+  for (const [name, head, expected] of cases) t.same(classify(head, '/jitsi/'), expected, name)
+})
+
+t.test('isNavigation', async (t) => {
+  t.equal(isNavigation('navigate', undefined), true)
+  t.equal(isNavigation('no-cors', 'text/html'), false)
+  t.equal(isNavigation(undefined, undefined), false)
+})
+
+t.test('decodeName', async (t) => {
+  t.equal(decodeName('Caf%C3%A9'), 'Café')
+  t.equal(decodeName(''), undefined)
+  t.equal(decodeName('%E0%A4%A'), undefined)
+  t.equal(decodeName('x'.repeat(3000)), undefined)
+})
+
+t.test('roomClaim matches the web app (getBackendSafeRoomName)', async (t) => {
+  const cases: [string, string][] = [
+    ['MyRoom', 'myroom'],
+    ['Täst', 't%c3%a4st'],
+    ['Täst Raum', 't%c3%a4st%20raum'],
+    ['Ünïcødé', '%c3%bcn%c3%afc%c3%b8d%c3%a9'],
+    ['ＡＢＣ', 'abc'], // NFKC folds full-width letters
+    ['100%', '100%25'], // not decodable: kept, then encoded
+    ['a%20b', 'a%20b'], // the web app decodes once more
+  ]
+  for (const [room, claim] of cases) t.equal(roomClaim(room), claim, room)
+})
+
+t.test('query helpers', async (t) => {
+  t.equal(stripJwtParam(''), '')
+  t.equal(stripJwtParam('jwt=abc'), '')
+  t.equal(stripJwtParam('a=1&jwt=abc&b=2&jwt&jwt=x'), 'a=1&b=2')
+  t.equal(stripJwtParam('jwtx=1&&b=2'), 'jwtx=1&b=2')
+  t.equal(stripJwtParam('a=\u00e9 b'), 'a=%E9%20b', 'raw bytes become valid header text')
+  t.equal(jwtParam('a=1&jwt=x.y.z'), 'x.y.z')
+  t.equal(jwtParam('a=1'), undefined)
+  t.equal(jwtParam('jwt=%zz'), undefined)
+})
+
+t.test('roomUrl always stays on the origin', async (t) => {
+  const o = 'https://meet.example.com'
+  t.equal(roomUrl(o, 'MyRoom', undefined, ''), 'https://meet.example.com/MyRoom')
+  t.equal(roomUrl(o, 'MyRoom', undefined, 'lang=de', 'a.b.c'), 'https://meet.example.com/MyRoom?lang=de&jwt=a.b.c')
+  t.equal(roomUrl(o, 'Täst Raum', 'acme', '', 'a.b.c'), 'https://meet.example.com/acme/T%C3%A4st%20Raum?jwt=a.b.c')
+  t.equal(roomPath('@evil.example', undefined), '/%40evil.example')
+  t.equal(new URL(roomUrl(o, '/evil.example', undefined, '')).origin, o)
+})

@@ -1,0 +1,62 @@
+import t from 'tap'
+import { CookieCodec, MAX_COOKIE_VALUE, TX_TTL_SECONDS, parseCookies } from '../src/session.js'
+
+const k1 = 'first-cookie-secret-0123456789abcdef'
+const k2 = 'second-cookie-secret-0123456789abcdef'
+const tx = { state: 's'.repeat(43), nonce: 'n', verifier: 'v', room: 'Täst', query: 'a=1' }
+
+t.test('round trip, rotation and rejection', async (t) => {
+  const codec = new CookieCodec([k1], true)
+  const v = await codec.sealSession({ user: { id: 'u', name: 'N' } }, 60)
+  t.same(await codec.openSession(v), { user: { id: 'u', name: 'N' } })
+  const rotated = new CookieCodec([k2, k1], true)
+  t.same(await rotated.openSession(v), { user: { id: 'u', name: 'N' } }, 'old key still decrypts after rotation')
+  t.equal(await new CookieCodec([k2], true).openSession(v), undefined, 'rotated-out key no longer decrypts')
+  t.equal(await new CookieCodec(['another-deployment-secret-0123456789'], true).openSession(v), undefined, 'another deployment')
+  t.equal(await codec.openTransaction(v), undefined, 'a session is not a transaction')
+  const txv = await codec.sealTransaction(tx)
+  t.equal(await codec.openSession(txv), undefined, 'a transaction is not a session')
+  t.match(await codec.openTransaction(txv), { ...tx, iat: Number })
+  const withTenant = await codec.openTransaction(await codec.sealTransaction({ ...tx, tenant: 'acme' }))
+  t.equal(withTenant?.tenant, 'acme')
+})
+
+t.test('tampering, truncation, expiry and junk', async (t) => {
+  const codec = new CookieCodec([k1], false)
+  const now = Date.now()
+  const v = await codec.sealSession({ user: { id: 'u' } }, 60, now)
+  for (let i = 0; i < v.length; i += 7) {
+    const flipped = v.slice(0, i) + (v[i] === 'A' ? 'B' : 'A') + v.slice(i + 1)
+    if (flipped !== v) t.equal(await codec.openSession(flipped), undefined, `flip at ${i}`)
+  }
+  t.equal(await codec.openSession(v.slice(0, -5)), undefined, 'truncated')
+  t.equal(await codec.openSession(v, now + 61_000), undefined, 'expired')
+  t.equal(await codec.openTransaction(await codec.sealTransaction(tx, now), now + (TX_TTL_SECONDS + 1) * 1000), undefined, 'transaction expired')
+  t.equal(await codec.openSession('x'.repeat(MAX_COOKIE_VALUE + 1)), undefined, 'oversized')
+  t.equal(await codec.openSession(''), undefined)
+  t.equal(await codec.openSession(undefined), undefined)
+  t.equal(await codec.openSession('a.b.c.d.e'), undefined)
+  const noUser = await codec.seal('session', { user: null }, 60)
+  t.equal(await codec.openSession(noUser), undefined)
+  const badTx = await codec.seal('tx', { state: 1 }, 60)
+  t.equal(await codec.openTransaction(badTx), undefined)
+})
+
+t.test('cookie names and attributes', async (t) => {
+  const secure = new CookieCodec([k1], true)
+  t.equal(secure.sessionName, '__Host-jos_session')
+  t.match(secure.setCookie('__Host-jos_session', 'v', 10), /^__Host-jos_session=v; Max-Age=10; Path=\/; HttpOnly; SameSite=Lax; Secure$/)
+  t.match(secure.clearCookie('x'), /^x=; Max-Age=0; Path=\/; HttpOnly; SameSite=Lax; Secure$/)
+  const plain = new CookieCodec([k1], false)
+  t.equal(plain.sessionName, 'jos_session')
+  t.notMatch(plain.setCookie('a', 'b', 1), /Secure/)
+  t.equal(plain.txName('abc'), plain.txName('abc'))
+  t.not(plain.txName('abc'), plain.txName('abd'))
+  t.ok(plain.txName('abc').startsWith('jos_tx_'))
+  t.throws(() => new CookieCodec([], false), TypeError)
+})
+
+t.test('parseCookies', async (t) => {
+  t.same([...parseCookies('a=1; b=2;c=x=y; a=3; junk; =v')], [['a', '1'], ['b', '2'], ['c', 'x=y']])
+  t.equal(parseCookies(undefined).size, 0)
+})
