@@ -164,7 +164,8 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
       mailAttribute: r.string('JWT_MAIL_ATTRIBUTE', 'email'),
     }
     for (const [name, value] of [['JWT_ISSUER', jwt.issuer], ['JWT_AUDIENCE', jwt.audience], ['JWT_SUBJECT', jwt.subject]] as const) {
-      if (value.trim() === '') problems.push(`${name}: must not be empty`)
+      // An empty default only follows from a missing JWT_APP_ID, already reported.
+      if (value.trim() === '' && env[name] !== undefined) problems.push(`${name}: must not be empty`)
     }
     const sessionTtlSeconds = r.int('SESSION_TTL_SECONDS', 28800, 60, 30 * 86400)
 

@@ -1,0 +1,113 @@
+/**
+ * The command as operators run it: a real process, real signals. The demo
+ * is driven through a complete sign-in, as a person would.
+ */
+import t from 'tap'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { request } from 'undici'
+import { Browser } from './fixtures/client.js'
+import { listenServer } from './fixtures/stack.js'
+import { startUpstream } from './fixtures/upstream.js'
+
+const CLI = new URL('../src/cli.ts', import.meta.url).pathname
+
+function run(args: string[], env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, ['--import=@tapjs/typescript/import', CLI, ...args], {
+    env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+}
+
+function finish(p: ChildProcess): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let stdout = ''
+  let stderr = ''
+  p.stdout?.on('data', (d) => (stdout += d))
+  p.stderr?.on('data', (d) => (stderr += d))
+  return new Promise((resolve) => p.once('exit', (code) => resolve({ code, stdout, stderr })))
+}
+
+function waitForOutput(p: ChildProcess, re: RegExp): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let out = ''
+    const on = (d: Buffer) => {
+      out += d
+      const m = re.exec(out)
+      if (m) {
+        p.stdout?.off('data', on)
+        resolve(m)
+      }
+    }
+    p.stdout?.on('data', on)
+    p.once('exit', (code) => reject(new Error(`exited ${code} before ${re}: ${out}`)))
+  })
+}
+
+t.test('help and unknown commands', async (t) => {
+  const help = await finish(run(['help']))
+  t.equal(help.code, 0)
+  t.match(help.stdout, /usage: jitsi-oidc-sidecar/)
+  const bad = await finish(run(['frobnicate']))
+  t.equal(bad.code, 2)
+  t.match(bad.stderr, /unknown command "frobnicate"/)
+})
+
+t.test('a bad configuration stops start-up with every problem listed', async (t) => {
+  const r = await finish(run(['serve'], { PUBLIC_URL: 'https://meet.example.com/x', JWT_ALG: 'ES256', OIDC_ISSUER: '', COOKIE_SECRET: '' }))
+  t.equal(r.code, 2)
+  t.match(r.stderr, /invalid configuration:/)
+  t.match(r.stderr, /PUBLIC_URL: must be an origin only/)
+  t.match(r.stderr, /JWT_ALG: must be one of HS256, HS384, HS512/)
+  t.match(r.stderr, /OIDC_ISSUER: required/)
+  t.match(r.stderr, /COOKIE_SECRET: required/)
+})
+
+t.test('serve: listens, proxies, logs its configuration without secrets, stops on SIGTERM', async (t) => {
+  const upstream = await startUpstream()
+  t.teardown(() => upstream.close())
+  const p = run(['serve'], {
+    PUBLIC_URL: 'https://meet.example.com', UPSTREAM_URL: upstream.url, LISTEN_ADDRESS: '127.0.0.1:0',
+    OIDC_ISSUER: 'http://127.0.0.1:9', OIDC_CLIENT_ID: 'c', OIDC_CLIENT_SECRET: 'SUPER-SECRET-CLIENT',
+    JWT_APP_ID: 'app', JWT_APP_SECRET: 'SUPER-SECRET-APP', COOKIE_SECRET: 'SUPER-SECRET-COOKIE-0123456789abcdef',
+  })
+  const result = finish(p)
+  const [, port] = await waitForOutput(p, /listening on 127\.0\.0\.1:(\d+)/)
+  const r = await request(`http://127.0.0.1:${port}/config.js`)
+  await r.body.text()
+  t.equal(r.statusCode, 200)
+  p.kill('SIGTERM')
+  const { code, stdout } = await result
+  t.equal(code, 0)
+  t.match(stdout, /"event":"started"/)
+  t.match(stdout, /"clientSecret":"\[set\]"/)
+  t.notMatch(stdout, /SUPER-SECRET/)
+})
+
+t.test('demo: a person signs in as alice and sees the token in the stand-in room', async (t) => {
+  const a = await listenServer()
+  const b = await listenServer()
+  await new Promise((r) => a.server.close(r))
+  await new Promise((r) => b.server.close(r))
+  const p = run(['demo'], { DEMO_PORT: String(a.port), DEMO_IDP_PORT: String(b.port), LOG_LEVEL: 'warn' })
+  const result = finish(p)
+  t.teardown(() => {
+    p.kill('SIGTERM')
+    return result
+  })
+  await waitForOutput(p, /Press Ctrl\+C to stop/)
+  const browser = new Browser()
+  const base = `http://localhost:${a.port}`
+  const start = await browser.fetch(`${base}/MyRoom`)
+  const login = await browser.fetch(start.location!)
+  t.match((await browser.fetch(login.location!)).body, /alice/, 'the IdP page names the demo accounts')
+  const callback = await browser.signInAtIdp(start.location!, 'alice')
+  const done = await browser.fetch(callback)
+  const room = await browser.fetch(done.location!)
+  t.equal(room.status, 200)
+  t.match(room.body, /Signed in as Alice Example/)
+  t.match(room.body, /&#34;room&#34;: &#34;myroom&#34;/)
+
+  const bob = new Browser()
+  const s2 = await bob.fetch(`${base}/MyRoom`)
+  const denied = await bob.fetch(await bob.signInAtIdp(s2.location!, 'bob'))
+  t.equal(denied.status, 403)
+})

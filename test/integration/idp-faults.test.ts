@@ -1,0 +1,81 @@
+/**
+ * The identity provider misbehaving: down at start-up, hanging, answering
+ * garbage, gone in the middle of a login. People get a 503/504 page with a
+ * retry link, proxying goes on, and the sidecar recovers without a restart.
+ */
+import t from 'tap'
+import { createServer as createTcpServer, type Socket } from 'node:net'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { startIdp } from '../../src/demo/idp.js'
+import { DISCOVERY_RETRY_MS } from '../../src/oidc.js'
+import { Browser } from '../fixtures/client.js'
+import { CLIENT_ID, CLIENT_SECRET, startStack } from '../fixtures/stack.js'
+
+t.test('IdP down at start-up: 503 page, proxy works, recovers when the IdP comes back', async (t) => {
+  const s = await startStack({ idpDown: true })
+  t.teardown(() => s.close())
+  const b = new Browser()
+  const r = await b.fetch(`${s.url}/MyRoom?lang=de`)
+  t.equal(r.status, 503)
+  t.match(r.body, /Sign-in is unavailable/)
+  t.match(r.body, new RegExp(`href="${s.url}/MyRoom\\?lang=de">Try again`))
+  t.equal(s.app.oidc?.ready, false)
+  t.equal((await b.fetch(`${s.url}/config.js`)).status, 200, 'proxying continues')
+  t.match(s.logs.join('\n'), /"code":"IDP_UNAVAILABLE"/)
+
+  const port = Number(new URL(s.idp.issuer).port)
+  const idp = await startIdp({ port, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${s.url}/jitsi/callback`] })
+  t.teardown(() => idp.close())
+  await new Promise((resolve) => setTimeout(resolve, DISCOVERY_RETRY_MS + 100))
+  const again = await b.fetch(`${s.url}/MyRoom`)
+  t.equal(again.status, 302)
+  t.equal(new URL(again.location!).origin, idp.issuer, 'discovery retried, login starts')
+  t.equal(s.app.oidc?.ready, true)
+})
+
+t.test('IdP hangs: 504 page within the timeout, nobody waits forever', async (t) => {
+  const sockets: Socket[] = []
+  const tcp = createTcpServer((sock) => sockets.push(sock)) // accepts, never answers
+  await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    for (const s of sockets) s.destroy()
+    tcp.close()
+  })
+  const issuer = `http://127.0.0.1:${(tcp.address() as AddressInfo).port}`
+  const s = await startStack({ env: { OIDC_ISSUER: issuer, OIDC_TIMEOUT_SECONDS: '1' } })
+  t.teardown(() => s.close())
+  const started = Date.now()
+  const r = await new Browser().fetch(`${s.url}/MyRoom`)
+  const took = Date.now() - started
+  t.equal(r.status, 504)
+  t.match(r.body, /did not answer in time/)
+  t.ok(took < 5000, `answered after ${took} ms`)
+})
+
+t.test('IdP answers garbage: 503 page', async (t) => {
+  const junk = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html' })
+    res.end('<html>maintenance</html>')
+  })
+  await new Promise<void>((resolve) => junk.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => junk.close())
+  const s = await startStack({ env: { OIDC_ISSUER: `http://127.0.0.1:${(junk.address() as AddressInfo).port}` } })
+  t.teardown(() => s.close())
+  const r = await new Browser().fetch(`${s.url}/MyRoom`)
+  t.equal(r.status, 503)
+  t.match(r.body, /Sign-in is unavailable/)
+})
+
+t.test('IdP gone during the code exchange: 503 page, no token, no session', async (t) => {
+  const s = await startStack()
+  t.teardown(() => s.close())
+  const b = new Browser()
+  const start = await b.fetch(`${s.url}/MyRoom`)
+  const callback = await b.signInAtIdp(start.location!, 'alice')
+  await s.idp.close()
+  const r = await b.fetch(callback)
+  t.equal(r.status, 503)
+  t.notMatch(r.setCookies.join('\n'), /jos_session=[^;]/)
+  t.match(r.body, /Try again/)
+})
