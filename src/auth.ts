@@ -10,9 +10,9 @@ import { ERRORS, SidecarError, isSidecarError, type ErrorCode } from './errors.j
 import { redactUrl, type Logger } from './log.js'
 import type { OidcClient } from './oidc.js'
 import { PAGE_HEADERS, pageStatus, renderPage, type PageName } from './pages.js'
-import { isValidName, jwtParam, roomClaim, roomUrl, stripJwtParam } from './rooms.js'
+import { isValidName, jwtParam, nameToSegment, roomClaim, roomUrl, stripJwtParam } from './rooms.js'
 import { RuleEvaluationError } from './rule.js'
-import { CookieCodec, MAX_PARALLEL_LOGINS, TX_TTL_SECONDS, parseCookies, type LoginTransaction } from './session.js'
+import { CookieCodec, MAX_COOKIE_VALUE, MAX_PARALLEL_LOGINS, TX_TTL_SECONDS, parseCookies, type LoginTransaction } from './session.js'
 import type { TokenSigner } from './token.js'
 import { userFromClaims } from './token.js'
 
@@ -21,6 +21,7 @@ export const MAX_RETURN_URL = 2048
 
 /** Where a person goes after signing in. */
 interface Target {
+  /** Path segments, as in the URL (see RequestClass). */
   readonly room: string
   readonly tenant: string | undefined
   /** Raw query to keep, without `jwt`. */
@@ -79,14 +80,14 @@ export class AuthFlow {
   }
 
   async #login(req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return this.page(req, res, 'METHOD_NOT_ALLOWED')
+    if (req.method !== 'GET' && req.method !== 'HEAD') return this.page(req, res, 'METHOD_NOT_ALLOWED', { allow: 'GET, HEAD' })
     const params = new URLSearchParams(query)
     const room = params.get('room')
     const tenant = params.get('tenant') ?? undefined
     if (room === null || !isValidName(room) || (tenant !== undefined && !isValidName(tenant))) {
       return this.page(req, res, 'BAD_REQUEST', { detail: 'login: missing or invalid room' })
     }
-    return this.#enter(req, res, { room, tenant, query: '' })
+    return this.#enter(req, res, { room: nameToSegment(room), tenant: tenant === undefined ? undefined : nameToSegment(tenant), query: '' })
   }
 
   async #startLogin(req: IncomingMessage, res: ServerResponse, target: Target, cookies: Map<string, string>): Promise<void> {
@@ -100,7 +101,10 @@ export class AuthFlow {
     }
     const tx: LoginTransaction = { state: start.state, nonce: start.nonce, verifier: start.verifier, room: target.room, query: target.query, ...(target.tenant === undefined ? {} : { tenant: target.tenant }) }
     const c = this.#d.cookies
-    const setCookies = [c.setCookie(c.txName(start.state), await c.sealTransaction(tx), TX_TTL_SECONDS)]
+    const sealed = await c.sealTransaction(tx)
+    // Browsers drop larger cookies, and the login could never finish.
+    if (sealed.length > MAX_COOKIE_VALUE - 64) return this.page(req, res, 'URL_TOO_LONG', { detail: `login transaction of ${sealed.length} bytes` })
+    const setCookies = [c.setCookie(c.txName(start.state), sealed, TX_TTL_SECONDS)]
     setCookies.push(...(await this.#pruneTransactions(cookies)))
     // A session cookie that did not open is stale or forged: drop it.
     if (cookies.has(c.sessionName)) setCookies.push(c.clearCookie(c.sessionName))
@@ -128,7 +132,7 @@ export class AuthFlow {
   }
 
   async #callback(req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
-    if (req.method !== 'GET') return this.page(req, res, 'METHOD_NOT_ALLOWED')
+    if (req.method !== 'GET') return this.page(req, res, 'METHOD_NOT_ALLOWED', { allow: 'GET' })
     const c = this.#d.cookies
     const state = new URLSearchParams(query).get('state')
     if (state === null || state.length === 0 || state.length > 256) {
@@ -194,6 +198,7 @@ export class AuthFlow {
       const level = ERRORS[name as ErrorCode].level
       this.#d.log[level]({ event: 'request_failed', code: name, requestId, method: req.method, url: redactUrl(req.url ?? ''), detail: opts.detail }, opts.detail ?? name)
     }
+    if (opts.allow !== undefined && !res.headersSent) res.setHeader('allow', opts.allow)
     sendPage(res, name, this.#d.config, requestId, opts.nextUrl ?? `${this.#d.config.publicOrigin}/`, opts.setCookies)
   }
 }
@@ -206,6 +211,8 @@ export interface PageReply {
   readonly setCookies?: string[] | undefined
   /** Set when the caller already logged the outcome with this id. */
   readonly requestId?: string | undefined
+  /** The Allow header of a 405. */
+  readonly allow?: string | undefined
 }
 
 /** Writes one of our pages (when the response can still take one). */

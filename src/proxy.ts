@@ -2,9 +2,12 @@
  * Forwarding to jitsi-web: HTTP and WebSocket upgrades through http-proxy with
  * a keep-alive agent. It knows nothing about auth. It replaces whatever
  * forwarding headers the client sent with the truth, turns upstream failures
- * into the 502 page (HTTP) or a 502 status line (WebSocket), and destroys the
- * upstream request when the client goes away early, which http-proxy 1.18.1
- * does not do by itself for a response in progress.
+ * into the 502 page (HTTP) or a 502 status line (WebSocket), and mends what
+ * http-proxy 1.18.1 leaves undone:
+ * - a client leaving during a response does not abort the upstream request;
+ * - an upstream dying mid-response leaves the client's response open forever;
+ * - a client leaving during a WebSocket handshake leaves the upstream request
+ *   open, and nothing bounds how long the handshake may take.
  */
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
@@ -20,6 +23,9 @@ export interface ProxyOptions {
   /** Called for every upstream failure (for logging), including ones the client never sees. */
   readonly onError?: (err: Error, req: IncomingMessage, kind: 'http' | 'ws') => void
 }
+
+/** How long an upstream may take to answer a WebSocket upgrade. */
+export const WS_HANDSHAKE_TIMEOUT_MS = 30_000
 
 export interface Proxy {
   web(req: IncomingMessage, res: ServerResponse): void
@@ -47,7 +53,8 @@ export function setForwardedHeaders(req: IncomingMessage, publicProtocol: string
 }
 
 export function createProxy(opts: ProxyOptions): Proxy {
-  const agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' })
+  // No socket cap: every BOSH long-poll holds one, and queueing them would stall meetings.
+  const agent = new Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: 'lifo' })
   const target = opts.upstream.origin
   const server = httpProxy.createProxyServer({ target, agent, xfwd: false, ws: true, changeOrigin: false })
 
@@ -58,6 +65,35 @@ export function createProxy(opts: ProxyOptions): Proxy {
     res.once('close', () => {
       if (!res.writableFinished) proxyReq.destroy()
     })
+  })
+
+  server.on('proxyRes', (proxyRes, _req, res) => {
+    proxyRes.once('close', () => {
+      if (!proxyRes.complete) res.destroy()
+    })
+  })
+
+  server.on('proxyReqWs', (proxyReq, _req, socket) => {
+    let settled = false
+    const timer = setTimeout(() => proxyReq.destroy(new Error('upstream WebSocket handshake timed out')), WS_HANDSHAKE_TIMEOUT_MS)
+    const done = () => {
+      settled = true
+      clearTimeout(timer)
+    }
+    proxyReq.once('upgrade', done)
+    proxyReq.once('response', done)
+    proxyReq.once('close', done)
+    // A client that hangs up (or half-closes: Node no longer manages an
+    // upgraded socket, so a FIN alone never closes it) before the upstream
+    // answered takes the upstream request with it.
+    const abandon = () => {
+      if (settled) return
+      done()
+      proxyReq.destroy()
+      socket.destroy()
+    }
+    socket.once('close', abandon)
+    socket.once('end', abandon)
   })
 
   server.on('error', (err, req, resOrSocket) => {

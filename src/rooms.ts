@@ -4,6 +4,12 @@
  * Pure functions only: no I/O, no logging.
  */
 
+/**
+ * Room and tenant are path segments as they stand in the URL (percent-encoded,
+ * the form the web app reads from `location`), so the person is sent back to
+ * exactly the address they asked for and the room claim is computed from the
+ * same text the web app uses.
+ */
 export type RequestClass =
   | { readonly kind: 'endpoint'; readonly name: string }
   | { readonly kind: 'room'; readonly room: string; readonly tenant: string | undefined }
@@ -50,20 +56,47 @@ export function isNavigation(secFetchMode: string | undefined, accept: string | 
   return accept !== undefined && accept.includes('text/html')
 }
 
-/** Decodes one path segment into a room/tenant name, or undefined when it is not one. */
-export function decodeName(segment: string): string | undefined {
-  if (segment === '' || segment.length > MAX_NAME_LENGTH * 12) return undefined
+/**
+ * Whether a raw path segment names a room or tenant the way jitsi-web's nginx
+ * matches it (on the decoded path), and the web app leaves a name after
+ * removing the characters it drops.
+ */
+export function isRoomSegment(segment: string): boolean {
+  if (segment === '' || segment.length > MAX_NAME_LENGTH * 12) return false
   let name: string
   try {
     name = decodeURIComponent(segment)
   } catch {
-    return undefined
+    return false
   }
-  return isValidName(name) ? name : undefined
+  return isValidName(name) && webAppSegment(segment) !== ''
 }
 
 export function isValidName(name: string): boolean {
   return name.length > 0 && name.length <= MAX_NAME_LENGTH && ROOM_NAME.test(name) && name !== '.' && name !== '..'
+}
+
+/** A room or tenant name (decoded, e.g. from `login?room=`) as a path segment. */
+export function nameToSegment(name: string): string {
+  return encodeURIComponent(name)
+}
+
+/**
+ * Characters the web app removes from each raw path segment before using it
+ * as a room or tenant (`_ROOM_EXCLUDE_PATTERN` in jitsi-meet's uri.js), after
+ * stripping whitespace.
+ */
+const WEB_APP_EXCLUDED = /[\s:?#[\]@!$&'()*+,;=></"]/g
+
+function webAppSegment(segment: string): string {
+  return segment.replace(WEB_APP_EXCLUDED, '')
+}
+
+/** Bytes that may not stand in a Location header as they are (Node hands raw bytes over as latin1). */
+const UNSAFE_URL_CHAR = /[^\x21-\x7e]/g
+
+function percentEncodeUnsafe(s: string): string {
+  return s.replace(UNSAFE_URL_CHAR, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()}`)
 }
 
 /**
@@ -79,44 +112,43 @@ export function classify(head: RequestHead, prefix: string): RequestClass {
   if (path.length < 2 || path.charCodeAt(0) !== 47 /* / */) return PASS
   const second = path.indexOf('/', 1)
   if (second === -1) {
-    const room = roomSegment(path.slice(1))
-    return room === undefined ? PASS : { kind: 'room', room, tenant: undefined }
+    const room = path.slice(1)
+    return isRoom(room) ? { kind: 'room', room: percentEncodeUnsafe(room), tenant: undefined } : PASS
   }
   if (path.indexOf('/', second + 1) !== -1) return PASS
-  const first = path.slice(1, second)
-  if (RESERVED_SEGMENTS.has(first)) return PASS
-  const tenant = decodeName(first)
-  const room = roomSegment(path.slice(second + 1))
-  return tenant === undefined || room === undefined ? PASS : { kind: 'room', room, tenant }
+  const tenant = path.slice(1, second)
+  const room = path.slice(second + 1)
+  if (RESERVED_SEGMENTS.has(tenant) || !isRoomSegment(tenant) || !isRoom(room)) return PASS
+  return { kind: 'room', room: percentEncodeUnsafe(room), tenant: percentEncodeUnsafe(tenant) }
 }
 
 const PASS: RequestClass = Object.freeze({ kind: 'pass' })
 
-function roomSegment(segment: string): string | undefined {
-  if (RESERVED_SEGMENTS.has(segment) || FILE_NAME.test(segment)) return undefined
-  return decodeName(segment)
+function isRoom(segment: string): boolean {
+  return !RESERVED_SEGMENTS.has(segment) && !FILE_NAME.test(segment) && isRoomSegment(segment)
 }
 
 /**
- * The room name as Jitsi's web app sends it to Prosody
- * (`getBackendSafeRoomName`): decoded, NFKC-normalised, lowercased,
- * URL-encoded and lowercased again. `Täst` becomes `t%c3%a4st`.
+ * The room claim for a room path segment: what Jitsi's web app sends to
+ * Prosody for that URL. It drops whitespace and the characters of
+ * WEB_APP_EXCLUDED from the raw segment (`parseURIString`), then decodes,
+ * NFKC-normalises, lowercases, encodes and lowercases again
+ * (`getBackendSafeRoomName`). `T%C3%A4st` becomes `t%c3%a4st`; `Room(1)` is
+ * the room `room1`.
  */
-export function roomClaim(room: string): string {
-  let name = room
+export function roomClaim(segment: string): string {
+  let name = webAppSegment(segment)
   try {
-    // The web app decodes once more; mirror it so both sides agree.
     name = decodeURIComponent(name)
   } catch {
-    // Not encoded: the web app goes on with the name as it is.
+    // The web app goes on with the name as it is.
   }
   return encodeURIComponent(name.normalize('NFKC').toLowerCase()).toLowerCase()
 }
 
-/** The canonical path of a room page, each name percent-encoded. */
+/** The path of a room page from its segments. */
 export function roomPath(room: string, tenant: string | undefined): string {
-  const r = encodeURIComponent(room)
-  return tenant === undefined ? `/${r}` : `/${encodeURIComponent(tenant)}/${r}`
+  return tenant === undefined ? `/${room}` : `/${tenant}/${room}`
 }
 
 /**
@@ -126,35 +158,35 @@ export function roomPath(room: string, tenant: string | undefined): string {
  */
 export function stripJwtParam(query: string): string {
   if (query === '') return ''
-  return query
-    .split('&')
-    .filter((part) => part !== '' && part !== 'jwt' && !part.startsWith('jwt='))
-    .join('&')
-    .replace(UNSAFE_QUERY_CHAR, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()}`)
+  const kept = query.split('&').filter((part) => part !== '' && part !== 'jwt' && !part.startsWith('jwt='))
+  return percentEncodeUnsafe(kept.join('&'))
 }
 
-/** Bytes that may not stand in a Location header's query as they are (Node gives raw bytes as latin1). */
-const UNSAFE_QUERY_CHAR = /[^\x21-\x7e]/g
-
-/** The first `jwt` parameter of a raw query string, decoded. */
+/**
+ * The `jwt` parameter of a raw query string, decoded; undefined when there is
+ * none, or more than one (which the web app might read differently from us).
+ */
 export function jwtParam(query: string): string | undefined {
+  let found: string | undefined
   for (const part of query.split('&')) {
-    if (part.startsWith('jwt=')) {
-      try {
-        return decodeURIComponent(part.slice(4).replace(/\+/g, ' '))
-      } catch {
-        return undefined
-      }
-    }
+    if (part !== 'jwt' && !part.startsWith('jwt=')) continue
+    if (found !== undefined) return undefined
+    found = part.slice(4)
   }
-  return undefined
+  if (found === undefined) return undefined
+  try {
+    return decodeURIComponent(found.replace(/\+/g, ' '))
+  } catch {
+    return undefined
+  }
 }
 
 /**
  * Absolute URL of a room page on `origin` (PUBLIC_URL's origin). `query` is
- * the kept query (no `jwt`), `jwt` is appended last. Only names validated by
- * isValidName reach here, and they are re-encoded, so the result can never
- * leave the origin.
+ * the kept query (no `jwt`), `jwt` is appended last. Only segments checked by
+ * isRoomSegment (no `/`, `\\`, `?` or control characters once decoded, nothing
+ * outside printable ASCII raw) reach here, so the result can never leave the
+ * origin.
  */
 export function roomUrl(origin: string, room: string, tenant: string | undefined, query: string, jwt?: string): string {
   let url = origin + roomPath(room, tenant)

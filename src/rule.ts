@@ -54,7 +54,7 @@ function toCel(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(toCel)
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(value)) out[k] = toCel(v)
+    for (const [k, v] of Object.entries(value)) if (k !== '__proto__') out[k] = toCel(v)
     return out
   }
   return value
@@ -85,7 +85,8 @@ export function compileRule(source: string, groupsClaim: string): Rule {
     source,
     evaluate(claims: Claims): boolean {
       const vars: Record<string, unknown> = {}
-      for (const [k, v] of Object.entries(claims)) if (IDENTIFIER.test(k) && k !== 'claims') vars[k] = toCel(v)
+      // `__proto__` would replace the object's prototype and make absent claims appear.
+      for (const [k, v] of Object.entries(claims)) if (IDENTIFIER.test(k) && k !== 'claims' && k !== '__proto__') vars[k] = toCel(v)
       vars.claims = toCel(claims)
       currentGroups = groupsOf(claims[groupsClaim])
       let result: unknown

@@ -21,6 +21,8 @@ export interface App {
   /** Starts OIDC discovery in the background (start-up never waits for the IdP). */
   warmUp(): void
   readonly oidc: OidcClient | undefined
+  /** Closes WebSocket and other upgraded connections (they keep a server from closing). */
+  closeUpgraded(): void
   close(): Promise<void>
 }
 
@@ -53,6 +55,13 @@ export function createApp(config: Config, log: Logger): App {
     })
   }
   const prefix = auth?.pathPrefix ?? ''
+  const cookiePrefix = auth ? OWN_COOKIE_MARK : undefined
+
+  /** Our cookies are none of jitsi-web's business. */
+  function forward(req: IncomingMessage, res: ServerResponse): void {
+    if (cookiePrefix !== undefined) stripCookies(req, cookiePrefix)
+    proxy.web(req, res)
+  }
 
   function handleRequest(req: IncomingMessage, res: ServerResponse): void {
     if (!flow) return proxy.web(req, res)
@@ -60,22 +69,32 @@ export function createApp(config: Config, log: Logger): App {
     const q = url.indexOf('?')
     const path = q === -1 ? url : url.slice(0, q)
     const c = classify({ method: req.method ?? 'GET', path, secFetchMode: header(req, 'sec-fetch-mode'), accept: header(req, 'accept') }, prefix)
-    if (c.kind === 'pass') return proxy.web(req, res)
+    if (c.kind === 'pass') return forward(req, res)
     const query = q === -1 ? '' : url.slice(q + 1)
     const f = flow
     const work = c.kind === 'endpoint'
       ? f.endpoint(req, res, c.name, query)
       : f.room(req, res, c.room, c.tenant, query).then((handled) => {
-          if (!handled) proxy.web(req, res)
+          // The client may have left while the token was checked.
+          if (!handled && !res.destroyed) forward(req, res)
         })
     work.catch((err: unknown) => f.fail(req, res, err))
   }
 
+  // Upgraded connections outlive requests; they are closed on shutdown.
+  const upgraded = new Set<Duplex>()
+
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Node stops watching the socket once it emits 'upgrade'; an unhandled
+    // error on it (a client reset mid-handshake) would end the process.
+    socket.on('error', () => socket.destroy())
+    upgraded.add(socket)
+    socket.once('close', () => upgraded.delete(socket))
     if (flow && (req.url ?? '/').startsWith(prefix)) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
       return
     }
+    if (cookiePrefix !== undefined) stripCookies(req, cookiePrefix)
     proxy.ws(req, socket, head)
   }
 
@@ -89,11 +108,30 @@ export function createApp(config: Config, log: Logger): App {
         (err: Error) => log.warn({ event: 'oidc_discovery_failed', issuer: auth?.oidc.issuer.href, error: err.message }, 'identity provider not reachable yet; will retry on the next sign-in'),
       )
     },
+    closeUpgraded() {
+      for (const socket of upgraded) socket.destroy()
+    },
     async close() {
+      for (const socket of upgraded) socket.destroy()
       proxy.close()
       await oidc?.close()
     },
   }
+}
+
+/** Every cookie the sidecar sets has this in its name (`jos_session`, `__Host-jos_tx_…`). */
+const OWN_COOKIE_MARK = 'jos_'
+
+/** Removes the sidecar's cookies from a request before it goes upstream. */
+export function stripCookies(req: IncomingMessage, mark: string): void {
+  const cookie = req.headers.cookie
+  if (cookie === undefined || !cookie.includes(mark)) return
+  const kept = cookie.split(';').filter((c) => {
+    const name = c.slice(0, c.indexOf('=')).trim()
+    return !(name.startsWith(mark) || name.startsWith(`__Host-${mark}`))
+  })
+  if (kept.length === 0) delete req.headers.cookie
+  else req.headers.cookie = kept.join(';').trim()
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

@@ -12,8 +12,11 @@ export interface Running {
   readonly app: App
   readonly server: Server
   readonly port: number
-  stop(): Promise<void>
+  stop(graceMs?: number): Promise<void>
 }
+
+/** How long in-flight requests get to finish when the sidecar stops. */
+export const STOP_GRACE_MS = 10_000
 
 /** Effective configuration for the start-up log: no secrets, only whether they are set. */
 export function describeConfig(config: Config): Record<string, unknown> {
@@ -56,11 +59,15 @@ export async function start(config: Config, log: Logger, listen = config.listen)
     app,
     server,
     port,
-    async stop() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeIdleConnections()
-      })
+    async stop(graceMs = STOP_GRACE_MS) {
+      // In-flight requests may finish; WebSockets (whole meetings) are closed
+      // at once, and whatever remains after the grace period is cut.
+      app.closeUpgraded()
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      server.closeIdleConnections()
+      const timer = setTimeout(() => server.closeAllConnections(), graceMs)
+      await closed
+      clearTimeout(timer)
       await app.close()
     },
   }

@@ -5,6 +5,7 @@
 import t from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { request } from 'undici'
+import WebSocket from 'ws'
 import { Browser } from './fixtures/client.js'
 import { listenServer } from './fixtures/stack.js'
 import { startUpstream } from './fixtures/upstream.js'
@@ -74,8 +75,15 @@ t.test('serve: listens, proxies, logs its configuration without secrets, stops o
   const r = await request(`http://127.0.0.1:${port}/config.js`)
   await r.body.text()
   t.equal(r.statusCode, 200)
+  // An open WebSocket (a meeting in progress) must not hold the process up.
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/xmpp-websocket`)
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject))
+  const wsClosed = new Promise((resolve) => ws.once('close', resolve))
+  const stopped = Date.now()
   p.kill('SIGTERM')
   const { code, stdout } = await result
+  await wsClosed
+  t.ok(Date.now() - stopped < 5000, 'stopped promptly with a WebSocket open')
   t.equal(code, 0)
   t.match(stdout, /"event":"started"/)
   t.match(stdout, /"clientSecret":"\[set\]"/)

@@ -32,6 +32,13 @@ t.test('groups claim is configurable and may be a string', async (t) => {
   t.same([...groupsOf(undefined)], [])
 })
 
+t.test('a claim named __proto__ cannot make absent claims appear', async (t) => {
+  const claims = JSON.parse('{"sub":"x","__proto__":{"admin":true,"email":"boss@example.org"}}') as Record<string, unknown>
+  t.throws(() => compileRule('admin == true', 'groups').evaluate(claims), RuleEvaluationError)
+  t.throws(() => compileRule("email.endsWith('@example.org')", 'groups').evaluate(claims), RuleEvaluationError)
+  t.equal(compileRule('has(claims.admin)', 'groups').evaluate(claims), false)
+})
+
 t.test('compile errors', async (t) => {
   t.throws(() => compileRule("inGroup('x'", 'groups'))
   t.throws(() => compileRule('', 'groups'), /empty/)

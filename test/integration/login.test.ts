@@ -3,6 +3,7 @@
  * and the sidecar on loopback, driven like a browser with a cookie jar.
  */
 import t from 'tap'
+import { connect } from 'node:net'
 import { decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose'
 import { loadSigningKey } from '../../src/keys.js'
 import { TokenSigner } from '../../src/token.js'
@@ -97,6 +98,13 @@ t.test('an allowed account signs in and lands in the room with a valid token', a
     t.equal((await verify(jwtOf(r2.location))).room, 'myroom')
   })
 
+  t.test('two jwt parameters: neither is trusted, one fresh token replaces both', async (t) => {
+    const r = await b.fetch(`${stack.url}/MyRoom?jwt=${token}&a=1&jwt=${token}`)
+    t.equal(r.status, 302)
+    t.equal(new URL(r.location!).searchParams.getAll('jwt').length, 1)
+    t.equal(new URL(r.location!).searchParams.get('a'), '1')
+  })
+
   t.test('nothing secret reached the log', async (t) => {
     const logs = stack.logs.join('\n')
     const session = b.cookies(stack.url).get('jos_session')
@@ -166,9 +174,24 @@ t.test('bad input gets a clear page, no token, no crash', async (t) => {
   await expectPage(`${stack.url}/jitsi/login?room=a%2Fb`, 400, /not a valid meeting link/)
   await expectPage(`${stack.url}/jitsi/login?room=${encodeURIComponent('//evil.example')}`, 400, /not a valid meeting link/)
   await expectPage(`${stack.url}/jitsi/login?room=ok&tenant=${encodeURIComponent('a/b')}`, 400, /not a valid meeting link/)
-  await expectPage(`${stack.url}/jitsi/login?room=x`, 405, /Not allowed/, { method: 'DELETE' })
+  const r405 = await expectPage(`${stack.url}/jitsi/login?room=x`, 405, /Not allowed/, { method: 'DELETE' })
+  t.equal(r405.headers.allow, 'GET, HEAD')
   await expectPage(`${stack.url}/jitsi/nothing-here`, 404, /Not found/)
   await expectPage(`${stack.url}/MyRoom?${'a=1&'.repeat(600)}`, 414, /too long/)
+
+  t.test('a room link whose login transaction would not fit in a cookie gets 414', async (t) => {
+    // Quotes double in the transaction's JSON: short enough as a URL, too big as a cookie.
+    const raw = await new Promise<string>((resolve) => {
+      const s = connect(Number(new URL(stack.url).port), '127.0.0.1', () => {
+        s.write(`GET /MyRoom?q=${'"'.repeat(1900)} HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\nConnection: close\r\n\r\n`)
+      })
+      let data = ''
+      s.on('data', (d) => (data += d))
+      s.on('end', () => resolve(data))
+    })
+    t.match(raw, /^HTTP\/1\.1 414 /)
+    t.match(raw, /too long/)
+  })
 
   t.test('tampered transaction cookie', async (t) => {
     const b2 = new Browser()
