@@ -14,7 +14,11 @@ import { isValidName, jwtParam, nameToSegment, roomClaim, roomUrl, stripJwtParam
 import { RuleEvaluationError } from './rule.js'
 import { CookieCodec, MAX_COOKIE_VALUE, MAX_PARALLEL_LOGINS, TX_TTL_SECONDS, parseCookies, type LoginTransaction } from './session.js'
 import type { TokenSigner } from './token.js'
+import { isRsa, type KeyStore } from './keys.js'
 import { userFromClaims } from './token.js'
+
+/** Prosody's key file name: lowercase hex SHA-256 of the kid, `.pem`. */
+const ASAP_FILE = /^([0-9a-f]{64})\.pem$/
 
 /** Longest room URL (without token) we carry through a login; the transaction cookie must stay under 4 KB. */
 export const MAX_RETURN_URL = 2048
@@ -33,6 +37,7 @@ export interface AuthDeps {
   readonly auth: AuthConfig
   readonly oidc: OidcClient
   readonly signer: TokenSigner
+  readonly keys: KeyStore
   readonly cookies: CookieCodec
   readonly log: Logger
 }
@@ -63,9 +68,42 @@ export class AuthFlow {
         return this.#login(req, res, query)
       case 'callback':
         return this.#callback(req, res, query)
+      case 'jwks.json':
+        return this.#publicKeys(req, res, undefined)
       default:
+        if (name.startsWith('asap/')) return this.#publicKeys(req, res, name.slice(5))
         return this.page(req, res, 'NOT_FOUND')
     }
+  }
+
+  /**
+   * The ASAP key server (`asap/<hex sha256(kid)>.pem`, fetched by Prosody)
+   * and the JWKS (`jwks.json`, `file` undefined). Public, unauthenticated,
+   * and absent (404) with a shared secret: no key material is ever exposed.
+   */
+  #publicKeys(req: IncomingMessage, res: ServerResponse, file: string | undefined): void {
+    if (!isRsa(this.#d.auth.jwt.alg)) return this.page(req, res, 'NOT_FOUND')
+    if (req.method !== 'GET' && req.method !== 'HEAD') return this.page(req, res, 'METHOD_NOT_ALLOWED', { allow: 'GET, HEAD' })
+    let body: string
+    let type: string
+    if (file === undefined) {
+      body = this.#d.keys.jwksJson
+      type = 'application/jwk-set+json'
+    } else {
+      const m = ASAP_FILE.exec(file)
+      const key = m ? this.#d.keys.byKidHash(m[1] as string) : undefined
+      if (!key) return this.page(req, res, 'NOT_FOUND')
+      body = key.pem
+      type = 'application/x-pem-file'
+    }
+    res.writeHead(200, {
+      'content-type': type,
+      'content-length': String(Buffer.byteLength(body)),
+      // A kid never changes its key, but the set of keys does: cache briefly.
+      'cache-control': 'public, max-age=300',
+      'x-content-type-options': 'nosniff',
+    })
+    res.end(req.method === 'HEAD' ? undefined : body)
   }
 
   /** Fresh token straight away with a session; otherwise off to the IdP. */

@@ -2,28 +2,45 @@
 /**
  * The `jitsi-oidc-sidecar` command: `serve` (the default) runs the sidecar
  * configured by the environment; `demo` runs it with an embedded identity
- * provider and a stand-in Jitsi page.
+ * provider and a stand-in Jitsi page; `keygen`, `jitsi-env` and `check` are
+ * for operators.
  */
+import { parseArgs } from 'node:util'
+import { runCheck } from './check.js'
 import { ConfigError, loadConfig } from './config.js'
+import { jitsiEnv } from './jitsi-env.js'
+import { keygen } from './keygen.js'
 import { createLogger } from './log.js'
 import { start } from './start.js'
 
-const USAGE = `usage: jitsi-oidc-sidecar [serve|demo|help]
-  serve   run the sidecar, configured by environment variables (see README)
-  demo    run a self-contained demo on http://localhost:8080
+const USAGE = `usage: jitsi-oidc-sidecar <command>
+  serve                 run the sidecar, configured by environment variables (the default)
+  demo                  run a self-contained demo on http://localhost:8080
+  keygen [--out FILE] [--kid ID] [--bits 2048|3072|4096]
+                        write a new RSA signing key (mode 0600); print its kid and public key
+  jitsi-env [--show-secrets] [--keyserver-url URL]
+                        print the docker-jitsi-meet variables for the Jitsi side
+  check [--url URL]     validate the configuration, reach the identity provider, sign and verify
+                        a token as Prosody would (with --url: through a running sidecar's key server)
 `
 
-async function serve(): Promise<void> {
-  let config
+function fail(message: string, status = 2): never {
+  process.stderr.write(`jitsi-oidc-sidecar: ${message}\n`)
+  process.exit(status)
+}
+
+/** Loads the configuration for an operator command, or exits 2 listing every problem. */
+function configOrExit() {
   try {
-    config = loadConfig(process.env)
+    return loadConfig(process.env)
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`jitsi-oidc-sidecar: ${err.message}\n`)
-      process.exit(2)
-    }
+    if (err instanceof ConfigError) fail(err.message)
     throw err
   }
+}
+
+async function serve(): Promise<void> {
+  const config = configOrExit()
   const log = createLogger(config.logLevel)
   const running = await start(config, log)
   let stopping = false
@@ -39,9 +56,35 @@ async function serve(): Promise<void> {
 
 async function main(argv: string[]): Promise<void> {
   const command = argv[0] ?? 'serve'
+  const args = argv.slice(1)
   switch (command) {
     case 'serve':
       return serve()
+    case 'keygen': {
+      const { values } = parseArgs({ args, options: { out: { type: 'string', default: 'jwt-private-key.pem' }, kid: { type: 'string' }, bits: { type: 'string', default: '2048' } } })
+      try {
+        const r = await keygen({ out: values.out, kid: values.kid, bits: Number(values.bits) })
+        process.stdout.write(r.report)
+      } catch (err) {
+        fail(`keygen: ${(err as Error).message}`, 1)
+      }
+      return
+    }
+    case 'jitsi-env': {
+      const { values } = parseArgs({ args, options: { 'show-secrets': { type: 'boolean', default: false }, 'keyserver-url': { type: 'string' } } })
+      const config = configOrExit()
+      try {
+        process.stdout.write(jitsiEnv(config, { showSecrets: values['show-secrets'], keyserverBase: values['keyserver-url'] }))
+      } catch (err) {
+        fail(`jitsi-env: ${(err as Error).message}`, 1)
+      }
+      return
+    }
+    case 'check': {
+      const { values } = parseArgs({ args, options: { url: { type: 'string' } } })
+      process.exitCode = await runCheck({ url: values.url }, { env: process.env, out: (line) => process.stdout.write(`${line}\n`) })
+      return
+    }
     case 'demo': {
       const { runDemo } = await import('./demo/main.js')
       return runDemo()
@@ -52,12 +95,8 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(USAGE)
       return
     default:
-      process.stderr.write(`jitsi-oidc-sidecar: unknown command ${JSON.stringify(command)}\n${USAGE}`)
-      process.exit(2)
+      fail(`unknown command ${JSON.stringify(command)}\n${USAGE}`)
   }
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
-  process.stderr.write(`jitsi-oidc-sidecar: ${err instanceof Error ? err.message : String(err)}\n`)
-  process.exit(1)
-})
+main(process.argv.slice(2)).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err), 1))

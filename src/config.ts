@@ -4,10 +4,12 @@
  * Secrets may also come from files (`NAME_FILE`), as Kubernetes mounts them.
  */
 import { readFileSync } from 'node:fs'
+import { KID_PATTERN, parsePrivateKey } from './keys.js'
 import { compileRule, type Rule } from './rule.js'
 
-export const HS_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const
-export type JwtAlgorithm = (typeof HS_ALGORITHMS)[number]
+/** What Prosody's JWT code verifies: nothing else is worth minting. */
+export const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512'] as const
+export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number]
 
 export interface ListenAddress {
   readonly host: string
@@ -50,7 +52,16 @@ export interface OidcConfig {
 export interface JwtConfig {
   readonly appId: string
   readonly alg: JwtAlgorithm
+  /** HS*: the shared secret ('' for RS*). */
   readonly secret: string
+  /** RS*: the signing key's PEM file ('' for HS*). */
+  readonly privateKeyFile: string
+  /** RS*: JWT_KEY_ID, or undefined to derive the kid from the key (RFC 7638 thumbprint). */
+  readonly keyId: string | undefined
+  /** RS*: more public keys to publish, as `<kid>.pem`. */
+  readonly publicKeysDir: string | undefined
+  /** RS*: how often key files are checked for changes; 0 = never. */
+  readonly keyReloadSeconds: number
   readonly issuer: string
   readonly audience: string
   readonly subject: string
@@ -84,7 +95,8 @@ export const VARIABLES = [
   'PUBLIC_URL', 'UPSTREAM_URL', 'LISTEN_ADDRESS', 'LOG_LEVEL', 'ENABLE_AUTH', 'PATH_PREFIX', 'USE_RULE',
   'OIDC_ISSUER', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'OIDC_SCOPES', 'OIDC_GROUPS_CLAIM',
   'OIDC_TIMEOUT_SECONDS', 'OIDC_ALLOW_HTTP',
-  'JWT_APP_ID', 'JWT_APP_SECRET', 'JWT_ALG', 'JWT_ISSUER', 'JWT_AUDIENCE', 'JWT_SUBJECT', 'JWT_TTL_SECONDS',
+  'JWT_APP_ID', 'JWT_APP_SECRET', 'JWT_ALG', 'JWT_PRIVATE_KEY_FILE', 'JWT_KEY_ID', 'JWT_PUBLIC_KEYS_DIR',
+  'JWT_KEY_RELOAD_SECONDS', 'JWT_ISSUER', 'JWT_AUDIENCE', 'JWT_SUBJECT', 'JWT_TTL_SECONDS',
   'JWT_ID_ATTRIBUTE', 'JWT_NAME_ATTRIBUTE', 'JWT_MAIL_ATTRIBUTE',
   'COOKIE_SECRET', 'SESSION_TTL_SECONDS',
 ] as const
@@ -138,8 +150,25 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
     const timeoutSeconds = r.int('OIDC_TIMEOUT_SECONDS', 10, 1, 120)
 
     const appId = r.required('JWT_APP_ID')
-    const alg = r.oneOf('JWT_ALG', 'HS256', HS_ALGORITHMS) as JwtAlgorithm
-    const secret = r.secret('JWT_APP_SECRET', true)
+    const alg = r.string('JWT_ALG', 'HS256') as JwtAlgorithm
+    if (!JWT_ALGORITHMS.includes(alg)) {
+      problems.push(`JWT_ALG: must be one of ${JWT_ALGORITHMS.join(', ')} (what Jitsi's Prosody verifies: no ES*, PS*, EdDSA or none), got ${JSON.stringify(alg)}`)
+    }
+    const rsa = alg.startsWith('RS')
+    const secret = rsa ? '' : r.secret('JWT_APP_SECRET', true)
+    const privateKeyFile = rsa ? r.required('JWT_PRIVATE_KEY_FILE') : ''
+    if (rsa && privateKeyFile !== '') {
+      try {
+        parsePrivateKey(readFile(privateKeyFile))
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code
+        problems.push(`JWT_PRIVATE_KEY_FILE: ${privateKeyFile} ${code ? `cannot be read (${code})` : (err as Error).message}`)
+      }
+    }
+    const keyId = rsa ? r.optional('JWT_KEY_ID') : undefined
+    if (keyId !== undefined && !KID_PATTERN.test(keyId)) problems.push(`JWT_KEY_ID: letters, digits, . _ ~ - only, at most 128, got ${JSON.stringify(keyId)}`)
+    const publicKeysDir = rsa ? r.optional('JWT_PUBLIC_KEYS_DIR') : undefined
+    const keyReloadSeconds = r.int('JWT_KEY_RELOAD_SECONDS', 30, 0, 3600)
     const cookieSecrets = r
       .secret('COOKIE_SECRET', true)
       .split(',')
@@ -155,6 +184,10 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
       appId,
       alg,
       secret,
+      privateKeyFile,
+      keyId,
+      publicKeysDir,
+      keyReloadSeconds,
       issuer: r.string('JWT_ISSUER', appId),
       audience: r.string('JWT_AUDIENCE', appId),
       subject: r.string('JWT_SUBJECT', '*'),
@@ -228,6 +261,10 @@ class Reader {
 
   string(name: string, fallback: string): string {
     return this.raw(name) ?? fallback
+  }
+
+  optional(name: string): string | undefined {
+    return this.raw(name)
   }
 
   required(name: string): string {

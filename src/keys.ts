@@ -1,16 +1,312 @@
 /**
- * The key tokens are signed with. HS* uses the shared secret (JWT_APP_SECRET,
- * the same value Jitsi's Prosody has), imported once at start-up.
+ * The keys tokens are signed and checked with, and the public keys served to
+ * Prosody.
+ *
+ * HS*: the shared secret (JWT_APP_SECRET), nothing is ever published.
+ * RS*: the private key in JWT_PRIVATE_KEY_FILE signs; its public half, the
+ * public keys in JWT_PUBLIC_KEYS_DIR (`<kid>.pem`) and any key that signed
+ * since start-up are published by kid. Prosody caches a key per kid for the
+ * life of its process, so a kid must never change its key: a file that tries
+ * is refused and the keys in service stay as they are. Key files are polled,
+ * so a rotated Kubernetes Secret takes effect without a restart; a file that
+ * does not parse (half-written, wrong type) keeps the old key in service.
  */
-import { createSecretKey, type KeyObject } from 'node:crypto'
-import type { JwtConfig, JwtAlgorithm } from './config.js'
+import { createHash, createPrivateKey, createPublicKey, createSecretKey, type KeyObject } from 'node:crypto'
+import { readFileSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { calculateJwkThumbprint, type JWK } from 'jose'
+import type { JwtAlgorithm, JwtConfig } from './config.js'
+
+export const MIN_RSA_BITS = 2048
+/** kids we accept from files and JWT_KEY_ID: safe in file names, headers and logs. */
+export const KID_PATTERN = /^[A-Za-z0-9._~-]{1,128}$/
 
 export interface SigningKey {
   readonly alg: JwtAlgorithm
-  /** Signs and verifies (HS*: the same secret). */
+  /** The private key (RS*) or the shared secret (HS*). */
   readonly key: KeyObject
+  /** RS* only. */
+  readonly kid?: string
 }
 
-export function loadSigningKey(jwt: JwtConfig): SigningKey {
-  return Object.freeze({ alg: jwt.alg, key: createSecretKey(Buffer.from(jwt.secret, 'utf8')) })
+export interface PublishedKey {
+  readonly kid: string
+  readonly publicKey: KeyObject
+  /** SubjectPublicKeyInfo PEM, as Prosody wants it. */
+  readonly pem: string
+  readonly jwk: JWK
+  /** Lowercase hex SHA-256 of the kid: the name Prosody asks the key server for. */
+  readonly kidHash: string
+  /** Where it came from, for logs: `private key`, `JWT_PUBLIC_KEYS_DIR` or `retired`. */
+  readonly source: string
+}
+
+export interface KeyEvent {
+  readonly level: 'info' | 'error'
+  readonly event: 'key_loaded' | 'key_rotated' | 'key_reload_failed' | 'public_keys_loaded'
+  readonly message: string
+  readonly kid?: string
+  readonly file?: string
+}
+
+export interface KeyFiles {
+  readFile(path: string): string
+  readDir(path: string): string[]
+}
+
+const nodeFiles: KeyFiles = {
+  readFile: (p) => readFileSync(p, 'utf8'),
+  readDir: (p) => readdirSync(p),
+}
+
+export function isRsa(alg: JwtAlgorithm): boolean {
+  return alg.startsWith('RS')
+}
+
+/** Lowercase hex SHA-256 of a kid: Prosody fetches `<keyserver>/<this>.pem`. */
+export function kidHash(kid: string): string {
+  return createHash('sha256').update(kid).digest('hex')
+}
+
+/** RFC 7638 thumbprint of a public key: the kid when JWT_KEY_ID is not set. */
+export async function thumbprintKid(publicKey: KeyObject): Promise<string> {
+  return calculateJwkThumbprint(publicKey.export({ format: 'jwk' }) as JWK, 'sha256')
+}
+
+/** Parses an RSA private key (PKCS#8 or PKCS#1 PEM). Throws an Error that says what is wrong. */
+export function parsePrivateKey(pem: string): KeyObject {
+  if (/ENCRYPTED/.test(pem)) throw new Error('the private key is encrypted; give an unencrypted PEM (protect it with file permissions and a Secret)')
+  let key: KeyObject
+  try {
+    key = createPrivateKey({ key: pem, format: 'pem' })
+  } catch {
+    throw new Error('not a PEM private key (PKCS#8 "BEGIN PRIVATE KEY" or PKCS#1 "BEGIN RSA PRIVATE KEY")')
+  }
+  checkRsa(key)
+  return key
+}
+
+/** Parses a public key PEM for publication; private keys are refused so none is ever served by mistake. */
+export function parsePublicKey(pem: string): KeyObject {
+  if (/PRIVATE KEY/.test(pem)) throw new Error('is a private key; JWT_PUBLIC_KEYS_DIR holds public keys only ("BEGIN PUBLIC KEY")')
+  let key: KeyObject
+  try {
+    key = createPublicKey({ key: pem, format: 'pem' })
+  } catch {
+    throw new Error('not a PEM public key ("BEGIN PUBLIC KEY")')
+  }
+  checkRsa(key)
+  return key
+}
+
+function checkRsa(key: KeyObject): void {
+  if (key.asymmetricKeyType !== 'rsa') throw new Error(`is a ${key.asymmetricKeyType ?? 'non-RSA'} key; Prosody verifies RS* tokens with RSA keys only`)
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0
+  if (bits < MIN_RSA_BITS) throw new Error(`is a ${bits}-bit RSA key; at least ${MIN_RSA_BITS} bits are required`)
+}
+
+async function publish(kid: string, publicKey: KeyObject, alg: JwtAlgorithm, source: string): Promise<PublishedKey> {
+  const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString()
+  const jwk: JWK = { ...(publicKey.export({ format: 'jwk' }) as JWK), kid, alg, use: 'sig' }
+  return Object.freeze({ kid, publicKey, pem, jwk, kidHash: kidHash(kid), source })
+}
+
+function sameKey(a: KeyObject, b: KeyObject): boolean {
+  return a.equals(b)
+}
+
+function contentHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex')
+}
+
+export class KeyStore {
+  readonly #jwt: JwtConfig
+  readonly #files: KeyFiles
+  readonly #onEvent: (e: KeyEvent) => void
+  #signing: SigningKey
+  /** kid → key, for verification and publication. */
+  #published = new Map<string, PublishedKey>()
+  /** kid hash → key, for the ASAP endpoint. */
+  #byHash = new Map<string, PublishedKey>()
+  #jwksJson = '{"keys":[]}'
+  /** Keys that signed since start-up and were rotated out: kept published. */
+  readonly #retired = new Map<string, PublishedKey>()
+  #privateHash = ''
+  #dirHash = ''
+  #timer: NodeJS.Timeout | undefined
+
+  private constructor(jwt: JwtConfig, files: KeyFiles, onEvent: (e: KeyEvent) => void, signing: SigningKey) {
+    this.#jwt = jwt
+    this.#files = files
+    this.#onEvent = onEvent
+    this.#signing = signing
+  }
+
+  /** Loads the keys; throws an Error naming the file and the problem when the signing key is unusable. */
+  static async load(jwt: JwtConfig, onEvent: (e: KeyEvent) => void = () => {}, files: KeyFiles = nodeFiles): Promise<KeyStore> {
+    if (!isRsa(jwt.alg)) {
+      const signing = { alg: jwt.alg, key: createSecretKey(Buffer.from(jwt.secret, 'utf8')) }
+      return new KeyStore(jwt, files, onEvent, Object.freeze(signing))
+    }
+    const file = jwt.privateKeyFile
+    const text = files.readFile(file)
+    let key: KeyObject
+    try {
+      key = parsePrivateKey(text)
+    } catch (err) {
+      throw new Error(`JWT_PRIVATE_KEY_FILE ${file}: ${(err as Error).message}`)
+    }
+    const kid = jwt.keyId ?? (await thumbprintKid(createPublicKey(key)))
+    const store = new KeyStore(jwt, files, onEvent, Object.freeze({ alg: jwt.alg, key, kid }))
+    store.#privateHash = contentHash(text)
+    await store.#loadDir(true)
+    await store.#rebuild()
+    onEvent({ level: 'info', event: 'key_loaded', kid, file, message: `signing with ${jwt.alg} key ${kid}` })
+    return store
+  }
+
+  get signing(): SigningKey {
+    return this.#signing
+  }
+
+  /** The key that checks a token with header `kid` (HS*: the secret). */
+  verifyKey(kid: string | undefined): KeyObject | undefined {
+    if (!isRsa(this.#jwt.alg)) return this.#signing.key
+    return kid === undefined ? undefined : this.#published.get(kid)?.publicKey
+  }
+
+  /** The published key whose kid hashes to `hash`, for the ASAP endpoint. */
+  byKidHash(hash: string): PublishedKey | undefined {
+    return this.#byHash.get(hash)
+  }
+
+  /** Every published key, active first. */
+  get published(): readonly PublishedKey[] {
+    return [...this.#published.values()]
+  }
+
+  /** The JWKS document, serialised once per change. */
+  get jwksJson(): string {
+    return this.#jwksJson
+  }
+
+  /**
+   * Re-reads the key files when they changed. A file that does not parse,
+   * or a kid that would change its key, is reported and ignored: the keys
+   * in service stay. Returns true when anything changed.
+   */
+  async reload(): Promise<boolean> {
+    if (!isRsa(this.#jwt.alg)) return false
+    let changed = false
+    try {
+      changed = (await this.#loadDir(false)) || changed
+    } catch (err) {
+      this.#report(`JWT_PUBLIC_KEYS_DIR ${this.#jwt.publicKeysDir}: ${(err as Error).message}`)
+    }
+    changed = (await this.#reloadPrivate()) || changed
+    if (changed) await this.#rebuild()
+    return changed
+  }
+
+  /** Polls the key files every `seconds`; returns a function that stops it. */
+  watch(seconds: number): () => void {
+    if (!isRsa(this.#jwt.alg) || seconds <= 0) return () => {}
+    let running = false
+    this.#timer = setInterval(() => {
+      if (running) return
+      running = true
+      this.reload().finally(() => {
+        running = false
+      })
+    }, seconds * 1000)
+    this.#timer.unref()
+    return () => clearInterval(this.#timer)
+  }
+
+  async #reloadPrivate(): Promise<boolean> {
+    const file = this.#jwt.privateKeyFile
+    let text: string
+    try {
+      text = this.#files.readFile(file)
+    } catch (err) {
+      this.#report(`JWT_PRIVATE_KEY_FILE ${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'}); still signing with ${this.#signing.kid}`, file)
+      return false
+    }
+    const hash = contentHash(text)
+    if (hash === this.#privateHash) return false
+    let key: KeyObject
+    try {
+      key = parsePrivateKey(text)
+      // A file caught mid-write reads differently a moment later.
+      if (contentHash(this.#files.readFile(file)) !== hash) throw new Error('changed while being read')
+    } catch (err) {
+      this.#report(`JWT_PRIVATE_KEY_FILE ${file}: ${(err as Error).message}; still signing with ${this.#signing.kid}`, file)
+      return false
+    }
+    const publicKey = createPublicKey(key)
+    const kid = this.#jwt.keyId ?? (await thumbprintKid(publicKey))
+    const known = this.#published.get(kid)
+    if (known && !sameKey(known.publicKey, publicKey)) {
+      this.#report(`JWT_PRIVATE_KEY_FILE ${file}: kid ${kid} already names a different key (Prosody caches keys per kid forever); give the new key a new kid. Still signing with ${this.#signing.kid}`, file)
+      this.#privateHash = hash
+      return false
+    }
+    this.#privateHash = hash
+    const old = this.#signing
+    if (old.kid !== kid && old.kid !== undefined) {
+      const oldPublished = this.#published.get(old.kid)
+      if (oldPublished) this.#retired.set(old.kid, { ...oldPublished, source: 'retired' })
+    }
+    this.#signing = Object.freeze({ alg: this.#jwt.alg, key, kid })
+    this.#onEvent({ level: 'info', event: 'key_rotated', kid, file, message: `now signing with key ${kid} (was ${old.kid}); the previous public key stays published` })
+    return true
+  }
+
+  #dirKeys = new Map<string, PublishedKey>()
+
+  /** Loads JWT_PUBLIC_KEYS_DIR; at start-up a bad file is an error, later it is reported and skipped. */
+  async #loadDir(strict: boolean): Promise<boolean> {
+    const dir = this.#jwt.publicKeysDir
+    if (dir === undefined) return false
+    const names = this.#files.readDir(dir).filter((n) => n.endsWith('.pem') && !n.startsWith('.')).sort()
+    const texts = names.map((n) => [n, this.#files.readFile(join(dir, n))] as const)
+    const hash = contentHash(JSON.stringify(texts))
+    if (hash === this.#dirHash) return false
+    const keys = new Map<string, PublishedKey>()
+    for (const [name, text] of texts) {
+      const kid = name.slice(0, -4)
+      try {
+        if (!KID_PATTERN.test(kid)) throw new Error('the file name is not a usable kid (letters, digits, . _ ~ -, at most 128)')
+        const publicKey = parsePublicKey(text)
+        const previous = kid === this.#signing.kid ? createPublicKey(this.#signing.key) : (this.#dirKeys.get(kid) ?? this.#retired.get(kid))?.publicKey
+        if (previous && !sameKey(previous, publicKey)) throw new Error(`kid ${kid} already names a different key (Prosody caches keys per kid forever)`)
+        keys.set(kid, await publish(kid, publicKey, this.#jwt.alg, 'JWT_PUBLIC_KEYS_DIR'))
+      } catch (err) {
+        const message = `JWT_PUBLIC_KEYS_DIR ${join(dir, name)}: ${(err as Error).message}`
+        if (strict) throw new Error(message)
+        this.#report(message, join(dir, name))
+        const previous = this.#dirKeys.get(kid)
+        if (previous) keys.set(kid, previous)
+      }
+    }
+    this.#dirKeys = keys
+    this.#dirHash = hash
+    this.#onEvent({ level: 'info', event: 'public_keys_loaded', message: `${keys.size} public key(s) from ${dir}: ${[...keys.keys()].join(', ') || 'none'}` })
+    return true
+  }
+
+  async #rebuild(): Promise<void> {
+    const signing = this.#signing
+    const published = new Map<string, PublishedKey>()
+    if (signing.kid !== undefined) published.set(signing.kid, await publish(signing.kid, createPublicKey(signing.key), this.#jwt.alg, 'private key'))
+    for (const [kid, key] of this.#dirKeys) if (!published.has(kid)) published.set(kid, key)
+    for (const [kid, key] of this.#retired) if (!published.has(kid)) published.set(kid, key)
+    this.#published = published
+    this.#byHash = new Map([...published.values()].map((k) => [k.kidHash, k]))
+    this.#jwksJson = JSON.stringify({ keys: [...published.values()].map((k) => k.jwk) })
+  }
+
+  #report(message: string, file?: string): void {
+    this.#onEvent({ level: 'error', event: 'key_reload_failed', message, ...(file === undefined ? {} : { file }) })
+  }
 }

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream'
 import { AuthFlow, sendPage } from './auth.js'
 import type { Config } from './config.js'
-import { loadSigningKey } from './keys.js'
+import { KeyStore } from './keys.js'
 import { redactUrl, type Logger } from './log.js'
 import { OidcClient } from './oidc.js'
 import { createProxy, type Proxy } from './proxy.js'
@@ -26,7 +26,7 @@ export interface App {
   close(): Promise<void>
 }
 
-export function createApp(config: Config, log: Logger): App {
+export async function createApp(config: Config, log: Logger): Promise<App> {
   const proxy: Proxy = createProxy({
     upstream: config.upstream,
     publicProtocol: config.publicProtocol,
@@ -43,13 +43,17 @@ export function createApp(config: Config, log: Logger): App {
   const auth = config.auth
   let flow: AuthFlow | undefined
   let oidc: OidcClient | undefined
+  let stopWatching = () => {}
   if (auth) {
+    const keys = await KeyStore.load(auth.jwt, (e) => log[e.level]({ event: e.event, kid: e.kid, file: e.file }, e.message))
+    stopWatching = keys.watch(auth.jwt.keyReloadSeconds)
     oidc = new OidcClient(auth.oidc)
     flow = new AuthFlow({
       config,
       auth,
       oidc,
-      signer: new TokenSigner(loadSigningKey(auth.jwt), auth.jwt),
+      keys,
+      signer: new TokenSigner(keys, auth.jwt),
       cookies: new CookieCodec(auth.cookie.secrets, auth.cookie.secure),
       log,
     })
@@ -112,6 +116,7 @@ export function createApp(config: Config, log: Logger): App {
       for (const socket of upgraded) socket.destroy()
     },
     async close() {
+      stopWatching()
       for (const socket of upgraded) socket.destroy()
       proxy.close()
       await oidc?.close()

@@ -34,7 +34,12 @@ export function describeConfig(config: Config): Record<string, unknown> {
           clientSecret: a.oidc.clientSecret ? '[set]' : '[missing]',
           scopes: a.oidc.scopes,
           redirectUri: a.oidc.redirectUri,
-          jwt: { appId: a.jwt.appId, alg: a.jwt.alg, issuer: a.jwt.issuer, audience: a.jwt.audience, subject: a.jwt.subject, ttlSeconds: a.jwt.ttlSeconds, secret: '[set]' },
+          jwt: {
+            appId: a.jwt.appId, alg: a.jwt.alg, issuer: a.jwt.issuer, audience: a.jwt.audience, subject: a.jwt.subject, ttlSeconds: a.jwt.ttlSeconds,
+            ...(a.jwt.alg.startsWith('RS')
+              ? { privateKeyFile: a.jwt.privateKeyFile, keyId: a.jwt.keyId ?? '(thumbprint)', publicKeysDir: a.jwt.publicKeysDir, keyReloadSeconds: a.jwt.keyReloadSeconds }
+              : { secret: '[set]' }),
+          },
           cookieKeys: a.cookie.secrets.length,
           sessionTtlSeconds: a.cookie.sessionTtlSeconds,
         }
@@ -43,7 +48,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
 }
 
 export async function start(config: Config, log: Logger, listen = config.listen): Promise<Running> {
-  const app = createApp(config, log)
+  const app = await createApp(config, log)
   const server = createHttpServer(app)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)

@@ -6,7 +6,7 @@
  */
 import { SignJWT, jwtVerify, type JWTPayload } from 'jose'
 import type { JwtConfig } from './config.js'
-import type { SigningKey } from './keys.js'
+import type { KeyStore } from './keys.js'
 import type { Claims } from './rule.js'
 import type { UserFields } from './session.js'
 
@@ -50,16 +50,18 @@ export function buildClaims(user: UserFields, jwt: JwtConfig, room: string, now:
 }
 
 export class TokenSigner {
-  readonly #key: SigningKey
+  readonly #keys: KeyStore
   readonly #jwt: JwtConfig
 
-  constructor(key: SigningKey, jwt: JwtConfig) {
-    this.#key = key
+  constructor(keys: KeyStore, jwt: JwtConfig) {
+    this.#keys = keys
     this.#jwt = jwt
   }
 
+  /** Signs with the key in service; RS* tokens name it in `kid` (Prosody's key server needs it). */
   async sign(claims: JWTPayload): Promise<string> {
-    return new SignJWT(claims).setProtectedHeader({ alg: this.#key.alg, typ: 'JWT' }).sign(this.#key.key)
+    const { alg, key, kid } = this.#keys.signing
+    return new SignJWT(claims).setProtectedHeader(kid === undefined ? { alg, typ: 'JWT' } : { alg, typ: 'JWT', kid }).sign(key)
   }
 
   async mint(user: UserFields, room: string, nowMs = Date.now()): Promise<string> {
@@ -73,8 +75,12 @@ export class TokenSigner {
   async isUsableFor(token: string, room: string, nowMs = Date.now()): Promise<boolean> {
     if (token.length > 8192) return false
     try {
-      const { payload } = await jwtVerify(token, this.#key.key, {
-        algorithms: [this.#key.alg],
+      const { payload } = await jwtVerify(token, (header) => {
+        const key = this.#keys.verifyKey(header.kid)
+        if (!key) throw new Error('unknown kid')
+        return key
+      }, {
+        algorithms: [this.#jwt.alg],
         issuer: this.#jwt.issuer,
         audience: this.#jwt.audience,
         typ: 'JWT',

@@ -52,12 +52,36 @@ t.test('help and unknown commands', async (t) => {
   t.match(bad.stderr, /unknown command "frobnicate"/)
 })
 
+t.test('operator commands as processes: exit statuses', async (t) => {
+  const { tempDir } = await import('./fixtures/keys.js')
+  const out = `${tempDir()}/key.pem`
+  const gen = await finish(run(['keygen', '--out', out, '--bits', '2048']))
+  t.equal(gen.code, 0, gen.stderr)
+  t.match(gen.stdout, /^kid: /m)
+  const again = await finish(run(['keygen', '--out', out]))
+  t.equal(again.code, 1)
+  t.match(again.stderr, /exists/)
+  const env = { PUBLIC_URL: 'https://meet.example.com', OIDC_ISSUER: 'https://idp.example.com', OIDC_CLIENT_ID: 'c', OIDC_CLIENT_SECRET: 's', JWT_APP_ID: 'a', JWT_ALG: 'RS256', JWT_PRIVATE_KEY_FILE: out, COOKIE_SECRET: 'x'.repeat(32) }
+  const je = await finish(run(['jitsi-env', '--keyserver-url', 'http://jitsi-web.meet.svc:8080'], env))
+  t.equal(je.code, 0, je.stderr)
+  t.match(je.stdout, /^JWT_ASAP_KEYSERVER=http:\/\/jitsi-web\.meet\.svc:8080\/jitsi\/asap$/m)
+  const jeBad = await finish(run(['jitsi-env'], { ...env, JWT_PRIVATE_KEY_FILE: '/nonexistent' }))
+  t.equal(jeBad.code, 2)
+  t.match(jeBad.stderr, /JWT_PRIVATE_KEY_FILE/)
+  const chk = await finish(run(['check'], { ...env, OIDC_ISSUER: 'http://127.0.0.1:9', OIDC_TIMEOUT_SECONDS: '1' }))
+  t.equal(chk.code, 1)
+  t.match(chk.stdout, /^FAIL {2}identity provider/m)
+  const badArg = await finish(run(['keygen', '--nope']))
+  t.equal(badArg.code, 1)
+  t.match(badArg.stderr, /Unknown option '--nope'/)
+})
+
 t.test('a bad configuration stops start-up with every problem listed', async (t) => {
   const r = await finish(run(['serve'], { PUBLIC_URL: 'https://meet.example.com/x', JWT_ALG: 'ES256', OIDC_ISSUER: '', COOKIE_SECRET: '' }))
   t.equal(r.code, 2)
   t.match(r.stderr, /invalid configuration:/)
   t.match(r.stderr, /PUBLIC_URL: must be an origin only/)
-  t.match(r.stderr, /JWT_ALG: must be one of HS256, HS384, HS512/)
+  t.match(r.stderr, /JWT_ALG: must be one of HS256, HS384, HS512, RS256, RS384, RS512/)
   t.match(r.stderr, /OIDC_ISSUER: required/)
   t.match(r.stderr, /COOKIE_SECRET: required/)
 })

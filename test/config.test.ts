@@ -38,7 +38,7 @@ t.test('defaults', async (t) => {
   t.equal(a.oidc.allowHttp, false)
   t.same(
     { ...a.jwt },
-    { appId: 'my-app', alg: 'HS256', secret: 'app-secret', issuer: 'my-app', audience: 'my-app', subject: '*', ttlSeconds: 300, idAttribute: 'sub', nameAttribute: 'name', mailAttribute: 'email' },
+    { appId: 'my-app', alg: 'HS256', secret: 'app-secret', privateKeyFile: '', keyId: undefined, publicKeysDir: undefined, keyReloadSeconds: 30, issuer: 'my-app', audience: 'my-app', subject: '*', ttlSeconds: 300, idAttribute: 'sub', nameAttribute: 'name', mailAttribute: 'email' },
   )
   t.equal(a.cookie.secure, true)
   t.equal(a.cookie.sessionTtlSeconds, 28800)
@@ -46,12 +46,12 @@ t.test('defaults', async (t) => {
 })
 
 t.test('every problem is reported at once, each naming its variable', async (t) => {
-  const p = problems({ JWT_ALG: 'RS256', LISTEN_ADDRESS: 'nope', SESSION_TTL_SECONDS: '-1', ENABLE_AUTH: 'maybe', COOKIE_SECRET: 'short' })
+  const p = problems({ JWT_ALG: 'ES256', LISTEN_ADDRESS: 'nope', SESSION_TTL_SECONDS: '-1', ENABLE_AUTH: 'maybe', COOKIE_SECRET: 'short' })
   const text = p.join('\n')
   for (const name of ['PUBLIC_URL', 'OIDC_ISSUER', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'JWT_APP_ID', 'JWT_APP_SECRET', 'JWT_ALG', 'LISTEN_ADDRESS', 'ENABLE_AUTH', 'COOKIE_SECRET']) {
     t.match(text, new RegExp(`^${name}`, 'm'), `names ${name}`)
   }
-  t.match(text, /JWT_ALG: must be one of HS256, HS384, HS512/)
+  t.match(text, /JWT_ALG: must be one of HS256, HS384, HS512, RS256, RS384, RS512 \(what Jitsi's Prosody verifies/)
   const err = (() => { try { loadConfig({}) } catch (e) { return e as Error } return undefined })()
   t.match(err?.message, /^invalid configuration:\n {2}- PUBLIC_URL: required/)
 })
@@ -112,6 +112,28 @@ t.test('overrides', async (t) => {
   t.equal(a.oidc.redirectUri, 'http://localhost:8080/auth/jitsi/callback')
   t.equal(a.cookie.secure, false)
   t.equal(loadConfig({ ...base, OIDC_ISSUER: 'http://keycloak.internal', OIDC_ALLOW_HTTP: '1' }).auth!.oidc.allowHttp, true)
+})
+
+t.test('public-key algorithms', async (t) => {
+  const { rsaKey, tempDir } = await import('./fixtures/keys.js')
+  const { writeFileSync } = await import('node:fs')
+  const { generateKeyPairSync } = await import('node:crypto')
+  const dir = tempDir()
+  writeFileSync(`${dir}/good.pem`, rsaKey().pkcs1)
+  writeFileSync(`${dir}/small.pem`, rsaKey(1024).pkcs8)
+  writeFileSync(`${dir}/ec.pem`, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString())
+  const rs = { ...base, JWT_APP_SECRET: undefined, JWT_ALG: 'RS256' }
+  const c = loadConfig({ ...rs, JWT_PRIVATE_KEY_FILE: `${dir}/good.pem`, JWT_KEY_ID: 'k1', JWT_PUBLIC_KEYS_DIR: dir, JWT_KEY_RELOAD_SECONDS: '5' })
+  t.match({ ...c.auth!.jwt }, { alg: 'RS256', secret: '', privateKeyFile: `${dir}/good.pem`, keyId: 'k1', publicKeysDir: dir, keyReloadSeconds: 5 })
+  t.match(problems(rs).join('\n'), /JWT_PRIVATE_KEY_FILE: required/)
+  t.notMatch(problems(rs).join('\n'), /JWT_APP_SECRET/, 'no shared secret needed')
+  t.match(problems({ ...rs, JWT_PRIVATE_KEY_FILE: `${dir}/small.pem` }).join('\n'), /JWT_PRIVATE_KEY_FILE: .*small\.pem is a 1024-bit RSA key; at least 2048/)
+  t.match(problems({ ...rs, JWT_PRIVATE_KEY_FILE: `${dir}/ec.pem` }).join('\n'), /JWT_PRIVATE_KEY_FILE: .*is a ec key/)
+  t.match(problems({ ...rs, JWT_PRIVATE_KEY_FILE: `${dir}/none.pem` }).join('\n'), /JWT_PRIVATE_KEY_FILE: .*none\.pem cannot be read \(ENOENT\)/)
+  t.match(problems({ ...rs, JWT_PRIVATE_KEY_FILE: `${dir}/good.pem`, JWT_KEY_ID: 'a b' }).join('\n'), /JWT_KEY_ID: letters, digits/)
+  for (const alg of ['ES256', 'PS256', 'EdDSA', 'none', 'rs256', 'HS1024']) {
+    t.match(problems({ ...base, JWT_ALG: alg }).join('\n'), /JWT_ALG: must be one of HS256, HS384, HS512, RS256, RS384, RS512 \(what Jitsi's Prosody verifies: no ES\*, PS\*, EdDSA or none\)/, alg)
+  }
 })
 
 t.test('parseListenAddress', async (t) => {

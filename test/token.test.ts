@@ -1,7 +1,7 @@
 import t from 'tap'
 import { decodeProtectedHeader, jwtVerify } from 'jose'
 import { loadConfig } from '../src/config.js'
-import { loadSigningKey } from '../src/keys.js'
+import { KeyStore } from '../src/keys.js'
 import { NBF_SKEW_SECONDS, TokenSigner, buildClaims, userFromClaims } from '../src/token.js'
 
 const config = loadConfig({
@@ -29,8 +29,7 @@ t.test('buildClaims follows what Prosody checks', async (t) => {
 })
 
 t.test('sign and verify', async (t) => {
-  const key = loadSigningKey(jwt)
-  const signer = new TokenSigner(key, jwt)
+  const signer = new TokenSigner(await KeyStore.load(jwt), jwt)
   const now = Date.now()
   const token = await signer.mint({ id: 'u1' }, 'myroom', now)
   t.same(decodeProtectedHeader(token), { alg: 'HS256', typ: 'JWT' })
@@ -48,9 +47,9 @@ t.test('sign and verify', async (t) => {
   t.equal(await signer.isUsableFor('x'.repeat(9000), 'myroom', now), false)
   const wildcard = await signer.mint({ id: 'u1' }, '*', now)
   t.equal(await signer.isUsableFor(wildcard, 'anything', now), true, 'room * fits every room')
-  const other = new TokenSigner(loadSigningKey({ ...jwt, secret: 'another-secret-another-secret-xx' }), jwt)
+  const other = new TokenSigner(await KeyStore.load({ ...jwt, secret: 'another-secret-another-secret-xx' }), jwt)
   t.equal(await signer.isUsableFor(await other.mint({}, 'myroom', now), 'myroom', now), false, 'another key')
-  const hs512 = new TokenSigner(loadSigningKey({ ...jwt, alg: 'HS512' }), { ...jwt, alg: 'HS512' })
+  const hs512 = new TokenSigner(await KeyStore.load({ ...jwt, alg: 'HS512' }), { ...jwt, alg: 'HS512' })
   t.same(decodeProtectedHeader(await hs512.mint({}, 'r')), { alg: 'HS512', typ: 'JWT' })
   t.equal(await signer.isUsableFor(await hs512.mint({}, 'myroom', now), 'myroom', now), false, 'algorithm pinned')
 })

@@ -5,7 +5,7 @@
 import t from 'tap'
 import { connect } from 'node:net'
 import { decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose'
-import { loadSigningKey } from '../../src/keys.js'
+import { KeyStore } from '../../src/keys.js'
 import { TokenSigner } from '../../src/token.js'
 import { Browser } from '../fixtures/client.js'
 import { APP_SECRET, COOKIE_SECRET, CLIENT_SECRET, startStack, type Stack } from '../fixtures/stack.js'
@@ -87,7 +87,7 @@ t.test('an allowed account signs in and lands in the room with a valid token', a
   })
 
   t.test('a token of ours that expired, or was for another room, is replaced', async (t) => {
-    const signer = new TokenSigner(loadSigningKey(stack.config.auth!.jwt), stack.config.auth!.jwt)
+    const signer = new TokenSigner(await KeyStore.load(stack.config.auth!.jwt), stack.config.auth!.jwt)
     const old = await signer.mint({ id: 'alice' }, 'myroom', Date.now() - 3_600_000)
     const r1 = await b.fetch(`${stack.url}/MyRoom?jwt=${old}`)
     t.equal(r1.status, 302)

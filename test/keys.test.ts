@@ -1,0 +1,146 @@
+import t from 'tap'
+import { createHash, generateKeyPairSync } from 'node:crypto'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { SignJWT, calculateJwkThumbprint, createLocalJWKSet, jwtVerify, type JWK, type JSONWebKeySet } from 'jose'
+import { loadConfig, type JwtConfig } from '../src/config.js'
+import { KeyStore, kidHash, parsePrivateKey, parsePublicKey, type KeyEvent } from '../src/keys.js'
+import { rsaKey, replaceFile, tempDir } from './fixtures/keys.js'
+
+const k1 = rsaKey()
+const k2 = rsaKey()
+const k3 = rsaKey()
+
+function rsConfig(files: { key: string; dir?: string; kid?: string }, alg = 'RS256'): JwtConfig {
+  return loadConfig({
+    PUBLIC_URL: 'https://meet.example.com', OIDC_ISSUER: 'https://idp.example.com', OIDC_CLIENT_ID: 'c', OIDC_CLIENT_SECRET: 's',
+    JWT_APP_ID: 'app', JWT_ALG: alg, JWT_PRIVATE_KEY_FILE: files.key, JWT_PUBLIC_KEYS_DIR: files.dir, JWT_KEY_ID: files.kid, COOKIE_SECRET: 'x'.repeat(32),
+  }).auth!.jwt
+}
+
+const thumb = (pem: string) => calculateJwkThumbprint(parsePublicKey(pem).export({ format: 'jwk' }) as JWK)
+
+t.test('parsing refuses what Prosody cannot use', async (t) => {
+  t.ok(parsePrivateKey(k1.pkcs8), 'PKCS#8')
+  t.ok(parsePrivateKey(k1.pkcs1), 'PKCS#1')
+  t.throws(() => parsePrivateKey(rsaKey(1024).pkcs8), /1024-bit RSA key; at least 2048 bits/)
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  t.throws(() => parsePrivateKey(ec.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()), /is a ec key; Prosody verifies RS\* tokens with RSA keys only/)
+  t.throws(() => parsePrivateKey(k1.privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'x' }).toString()), /encrypted/)
+  t.throws(() => parsePrivateKey('-----BEGIN PRIVATE KEY-----\nAAAA\n'), /not a PEM private key/)
+  t.throws(() => parsePrivateKey(k1.pkcs8.slice(0, 500)), /not a PEM private key/, 'half-written')
+  t.ok(parsePublicKey(k1.spki))
+  t.throws(() => parsePublicKey(k1.pkcs8), /is a private key/)
+  t.throws(() => parsePublicKey(ec.publicKey.export({ type: 'spki', format: 'pem' }).toString()), /ec key/)
+  t.throws(() => parsePublicKey('junk'), /not a PEM public key/)
+  t.equal(kidHash('abc'), createHash('sha256').update('abc').digest('hex'))
+})
+
+t.test('RS keys: kid, publication, verification', async (t) => {
+  const dir = tempDir()
+  writeFileSync(join(dir, 'key.pem'), k1.pkcs1)
+  mkdirSync(join(dir, 'public'))
+  writeFileSync(join(dir, 'public', 'old-key.pem'), k2.spki)
+  writeFileSync(join(dir, 'public', 'README.txt'), 'ignored')
+  const store = await KeyStore.load(rsConfig({ key: join(dir, 'key.pem'), dir: join(dir, 'public') }, 'RS384'))
+  const kid = await thumb(k1.spki)
+  t.equal(store.signing.kid, kid, 'kid defaults to the RFC 7638 thumbprint')
+  t.equal(store.signing.alg, 'RS384')
+  t.same(store.published.map((k) => k.kid), [kid, 'old-key'])
+  t.equal(store.byKidHash(kidHash(kid))?.pem, k1.spki)
+  t.equal(store.byKidHash(kidHash('old-key'))?.pem, k2.spki)
+  t.equal(store.byKidHash(kidHash('nope')), undefined)
+  t.ok(store.verifyKey('old-key')?.equals(k2.publicKey))
+  t.equal(store.verifyKey(undefined), undefined)
+  const jwks = JSON.parse(store.jwksJson) as JSONWebKeySet
+  t.same(jwks.keys.map((k) => [k.kid, k.alg, k.use, k.kty]), [[kid, 'RS384', 'sig', 'RSA'], ['old-key', 'RS384', 'sig', 'RSA']])
+  t.notOk(JSON.stringify(jwks).includes('"d"'), 'no private parts')
+  const token = await new SignJWT({}).setProtectedHeader({ alg: 'RS384', kid }).sign(k1.privateKey)
+  await t.resolves(jwtVerify(token, createLocalJWKSet(jwks)), 'the JWKS verifies our tokens')
+
+  const named = await KeyStore.load(rsConfig({ key: join(dir, 'key.pem'), kid: 'my-key-1' }))
+  t.equal(named.signing.kid, 'my-key-1', 'JWT_KEY_ID names the key')
+})
+
+t.test('rotation on disk, without a restart', async (t) => {
+  const dir = tempDir()
+  const keyFile = join(dir, 'key.pem')
+  mkdirSync(join(dir, 'public'))
+  writeFileSync(keyFile, k1.pkcs8)
+  const events: KeyEvent[] = []
+  const store = await KeyStore.load(rsConfig({ key: keyFile, dir: join(dir, 'public') }), (e) => events.push(e))
+  const kid1 = store.signing.kid!
+  t.equal(await store.reload(), false, 'nothing changed')
+
+  replaceFile(keyFile, k2.pkcs8)
+  t.equal(await store.reload(), true)
+  const kid2 = store.signing.kid!
+  t.not(kid2, kid1, 'the new key signs under a new kid')
+  t.ok(store.verifyKey(kid1)?.equals(k1.publicKey), 'the old key stays published')
+  t.ok(store.byKidHash(kidHash(kid1)))
+  t.same(events.map((e) => e.event).filter((e) => e.startsWith('key_')), ['key_loaded', 'key_rotated'])
+
+  replaceFile(keyFile, k3.pkcs8.slice(0, 600))
+  t.equal(await store.reload(), false, 'a half-written file is ignored')
+  t.equal(store.signing.kid, kid2, 'the key in service stays')
+  t.match(events.filter((e) => e.level === 'error').at(-1), { event: 'key_reload_failed', message: /not a PEM private key .*; still signing with/ })
+
+  writeFileSync(join(dir, 'public', 'bad.pem'), 'garbage')
+  writeFileSync(join(dir, 'public', 'next.pem'), k3.spki)
+  t.equal(await store.reload(), true)
+  t.ok(store.verifyKey('next'), 'a public key added to the folder is published')
+  t.equal(store.verifyKey('bad'), undefined)
+  t.match(events.map((e) => e.message).join('\n'), /bad\.pem: not a PEM public key/)
+  writeFileSync(join(dir, 'public', `${kid2}.pem`), k3.spki)
+  await store.reload()
+  t.ok(store.verifyKey(kid2)?.equals(k2.publicKey), 'a folder file cannot change the key of the kid in service')
+  t.match(events.map((e) => e.message).join('\n'), /already names a different key/)
+})
+
+t.test('a fixed JWT_KEY_ID cannot be given another key', async (t) => {
+  const dir = tempDir()
+  const keyFile = join(dir, 'key.pem')
+  writeFileSync(keyFile, k1.pkcs8)
+  const events: KeyEvent[] = []
+  const store = await KeyStore.load(rsConfig({ key: keyFile, kid: 'fixed' }), (e) => events.push(e))
+  replaceFile(keyFile, k2.pkcs8)
+  t.equal(await store.reload(), false)
+  t.ok(store.verifyKey('fixed')?.equals(k1.publicKey))
+  t.match(events.at(-1)?.message, /kid fixed already names a different key \(Prosody caches keys per kid forever\)/)
+})
+
+t.test('watch() picks up a rotated file by itself', async (t) => {
+  const dir = tempDir()
+  const keyFile = join(dir, 'key.pem')
+  writeFileSync(keyFile, k1.pkcs8)
+  const store = await KeyStore.load(rsConfig({ key: keyFile }))
+  const kid1 = store.signing.kid
+  const stop = store.watch(1)
+  t.teardown(stop)
+  replaceFile(keyFile, k2.pkcs8)
+  const end = Date.now() + 5000
+  while (store.signing.kid === kid1 && Date.now() < end) await new Promise((r) => setTimeout(r, 100))
+  t.not(store.signing.kid, kid1)
+})
+
+t.test('a bad start-up state is an error naming the file', async (t) => {
+  const dir = tempDir()
+  writeFileSync(join(dir, 'key.pem'), k1.pkcs8)
+  mkdirSync(join(dir, 'public'))
+  writeFileSync(join(dir, 'public', 'x.pem'), k1.pkcs8)
+  await t.rejects(KeyStore.load({ ...rsConfig({ key: join(dir, 'key.pem') }), publicKeysDir: join(dir, 'public') }), /JWT_PUBLIC_KEYS_DIR .*x\.pem: is a private key/)
+  writeFileSync(join(dir, 'public', 'x.pem'), k2.spki)
+  writeFileSync(join(dir, 'public', `${await thumb(k1.spki)}.pem`), k3.spki)
+  await t.rejects(KeyStore.load({ ...rsConfig({ key: join(dir, 'key.pem') }), publicKeysDir: join(dir, 'public') }), /already names a different key/)
+})
+
+t.test('HS keys publish nothing', async (t) => {
+  const jwt = loadConfig({ PUBLIC_URL: 'https://m.example', OIDC_ISSUER: 'https://i.example', OIDC_CLIENT_ID: 'c', OIDC_CLIENT_SECRET: 's', JWT_APP_ID: 'a', JWT_APP_SECRET: 'secret', COOKIE_SECRET: 'x'.repeat(32) }).auth!.jwt
+  const store = await KeyStore.load(jwt)
+  t.same(store.published, [])
+  t.equal(store.jwksJson, '{"keys":[]}')
+  t.equal(store.signing.kid, undefined)
+  t.ok(store.verifyKey(undefined))
+  t.equal(await store.reload(), false)
+  store.watch(1)()
+})
