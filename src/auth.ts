@@ -3,25 +3,24 @@
  * callback endpoints. Small async handlers that call the pure pieces (rooms,
  * token claims, rules) and do the I/O (cookies, IdP, redirects, pages).
  */
-import { randomUUID } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AuthConfig, Config } from './config.js'
-import { ERRORS, SidecarError, isSidecarError, type ErrorCode } from './errors.js'
-import { redactUrl, type Logger } from './log.js'
+import type { KeyStore } from './keys.js'
+import { servePublicKeys } from './keyserver.js'
+import type { Logger } from './log.js'
+import { Logout } from './logout.js'
 import type { OidcClient } from './oidc.js'
-import { PAGE_HEADERS, pageStatus, renderPage, type PageName } from './pages.js'
-import { isValidName, jwtParam, nameToSegment, roomClaim, roomUrl, stripJwtParam } from './rooms.js'
+import { Replies, redirect } from './reply.js'
+import { jwtParam, parseJitsiState, roomUrl, segmentOf, stripJwtParam } from './rooms.js'
 import { RuleEvaluationError } from './rule.js'
-import { CookieCodec, MAX_COOKIE_VALUE, MAX_PARALLEL_LOGINS, TX_TTL_SECONDS, parseCookies, type LoginTransaction } from './session.js'
-import type { TokenSigner } from './token.js'
-import { isRsa, type KeyStore } from './keys.js'
-import { userFromClaims } from './token.js'
-
-/** Prosody's key file name: lowercase hex SHA-256 of the kid, `.pem`. */
-const ASAP_FILE = /^([0-9a-f]{64})\.pem$/
+import { CookieCodec, MAX_COOKIE_VALUE, MAX_PARALLEL_LOGINS, TX_TTL_SECONDS, parseCookies, type LoginTransaction, type Session } from './session.js'
+import { identityFromClaims, type TokenSigner } from './token.js'
 
 /** Longest room URL (without token) we carry through a login; the transaction cookie must stay under 4 KB. */
 export const MAX_RETURN_URL = 2048
+/** A session cookie larger than this leaves the ID token out (browsers drop cookies over 4 KB). */
+const MAX_SESSION_COOKIE = 3800
 
 /** Where a person goes after signing in. */
 interface Target {
@@ -30,6 +29,10 @@ interface Target {
   readonly tenant: string | undefined
   /** Raw query to keep, without `jwt`. */
   readonly query: string
+  /** Jitsi config overrides to restore in the URL hash, or ''. */
+  readonly hash: string
+  /** Return through the desktop app's `jitsi-meet://` link. */
+  readonly electron: boolean
 }
 
 export interface AuthDeps {
@@ -39,25 +42,36 @@ export interface AuthDeps {
   readonly signer: TokenSigner
   readonly keys: KeyStore
   readonly cookies: CookieCodec
+  readonly replies: Replies
   readonly log: Logger
 }
 
 export class AuthFlow {
   readonly #d: AuthDeps
+  readonly #logout: Logout
 
   constructor(deps: AuthDeps) {
     this.#d = deps
+    this.#logout = new Logout(deps)
   }
 
   /**
    * A room page load. Returns false when the request should go to jitsi-web
-   * as it is (it carries a usable token of ours); otherwise answers it.
+   * as it is (it carries a usable token of ours, or it is a guest and guests
+   * are allowed); otherwise answers it.
    */
   async room(req: IncomingMessage, res: ServerResponse, room: string, tenant: string | undefined, query: string): Promise<boolean> {
-    const claimRoom = roomClaim(room)
     const jwt = query === '' ? undefined : jwtParam(query)
-    if (jwt !== undefined && (await this.#d.signer.isUsableFor(jwt, claimRoom))) return false
-    await this.#enter(req, res, { room, tenant, query: stripJwtParam(query) })
+    if (jwt !== undefined && (await this.#d.signer.isUsableFor(jwt, room, tenant))) return false
+    const cookies = parseCookies(req.headers.cookie)
+    const session = await this.#d.cookies.openSession(cookies.get(this.#d.cookies.sessionName))
+    const target: Target = { room, tenant, query: stripJwtParam(query), hash: '', electron: false }
+    if (session) {
+      await this.#mintAndGo(res, session, target, [])
+      return true
+    }
+    if (this.#d.auth.guestAccess) return false
+    await this.#startLogin(req, res, target, cookies)
     return true
   }
 
@@ -68,80 +82,72 @@ export class AuthFlow {
         return this.#login(req, res, query)
       case 'callback':
         return this.#callback(req, res, query)
+      case 'logout':
+        return this.#logout.handle(req, res, query)
       case 'jwks.json':
-        return this.#publicKeys(req, res, undefined)
+        return servePublicKeys(req, res, undefined, this.#d.auth.jwt, this.#d.keys, this.#d.replies)
       default:
-        if (name.startsWith('asap/')) return this.#publicKeys(req, res, name.slice(5))
-        return this.page(req, res, 'NOT_FOUND')
+        if (name.startsWith('asap/')) return servePublicKeys(req, res, name.slice(5), this.#d.auth.jwt, this.#d.keys, this.#d.replies)
+        return this.#d.replies.page(req, res, 'NOT_FOUND')
     }
   }
 
   /**
-   * The ASAP key server (`asap/<hex sha256(kid)>.pem`, fetched by Prosody)
-   * and the JWKS (`jwks.json`, `file` undefined). Public, unauthenticated,
-   * and absent (404) with a shared secret: no key material is ever exposed.
+   * Jitsi's TOKEN_AUTH_URL: `login?room=<room>[&tenant=<tenant>]`, or
+   * `login?state=<Jitsi's state JSON>` which also carries the tenant, config
+   * overrides and whether the desktop app asked.
    */
-  #publicKeys(req: IncomingMessage, res: ServerResponse, file: string | undefined): void {
-    if (!isRsa(this.#d.auth.jwt.alg)) return this.page(req, res, 'NOT_FOUND')
-    if (req.method !== 'GET' && req.method !== 'HEAD') return this.page(req, res, 'METHOD_NOT_ALLOWED', { allow: 'GET, HEAD' })
-    let body: string
-    let type: string
-    if (file === undefined) {
-      body = this.#d.keys.jwksJson
-      type = 'application/jwk-set+json'
+  async #login(req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
+    const r = this.#d.replies
+    if (req.method !== 'GET' && req.method !== 'HEAD') return r.page(req, res, 'METHOD_NOT_ALLOWED', { allow: 'GET, HEAD' })
+    const params = new URLSearchParams(query)
+    let target: Target | undefined
+    const state = params.get('state')
+    if (state !== null) {
+      const parsed = parseJitsiState(state)
+      if (parsed) target = { ...parsed, query: '' }
     } else {
-      const m = ASAP_FILE.exec(file)
-      const key = m ? this.#d.keys.byKidHash(m[1] as string) : undefined
-      if (!key) return this.page(req, res, 'NOT_FOUND')
-      body = key.pem
-      type = 'application/x-pem-file'
+      const room = segmentOf(params.get('room'))
+      const tenantParam = params.get('tenant')
+      const tenant = tenantParam === null || tenantParam === '' ? undefined : segmentOf(tenantParam)
+      if (room !== undefined && (tenantParam === null || tenantParam === '' || tenant !== undefined)) target = { room, tenant, query: '', hash: '', electron: false }
     }
-    res.writeHead(200, {
-      'content-type': type,
-      'content-length': String(Buffer.byteLength(body)),
-      // A kid never changes its key, but the set of keys does: cache briefly.
-      'cache-control': 'public, max-age=300',
-      'x-content-type-options': 'nosniff',
-    })
-    res.end(req.method === 'HEAD' ? undefined : body)
-  }
-
-  /** Fresh token straight away with a session; otherwise off to the IdP. */
-  async #enter(req: IncomingMessage, res: ServerResponse, target: Target): Promise<void> {
+    if (!target) return r.page(req, res, 'BAD_REQUEST', { detail: state !== null ? 'login: unusable state' : 'login: missing or invalid room' })
     const cookies = parseCookies(req.headers.cookie)
     const session = await this.#d.cookies.openSession(cookies.get(this.#d.cookies.sessionName))
-    if (session) {
-      const token = await this.#d.signer.mint(session.user, roomClaim(target.room))
-      return redirect(res, this.#roomUrl(target, token), [])
-    }
+    if (session) return this.#mintAndGo(res, session, target, [])
     return this.#startLogin(req, res, target, cookies)
   }
 
-  async #login(req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return this.page(req, res, 'METHOD_NOT_ALLOWED', { allow: 'GET, HEAD' })
-    const params = new URLSearchParams(query)
-    const room = params.get('room')
-    const tenant = params.get('tenant') ?? undefined
-    if (room === null || !isValidName(room) || (tenant !== undefined && !isValidName(tenant))) {
-      return this.page(req, res, 'BAD_REQUEST', { detail: 'login: missing or invalid room' })
-    }
-    return this.#enter(req, res, { room: nameToSegment(room), tenant: tenant === undefined ? undefined : nameToSegment(tenant), query: '' })
+  /** A fresh token for the target, and there: a redirect, or the desktop app's page. */
+  async #mintAndGo(res: ServerResponse, session: Session, target: Target, setCookies: string[]): Promise<void> {
+    const token = await this.#d.signer.mint(session.identity, target.room, target.tenant)
+    if (!target.electron) return redirect(res, this.#targetUrl(target, token), setCookies)
+    // The desktop app registered jitsi-meet://; the host is PUBLIC_URL's, never the request's.
+    const { publicOrigin, publicHost } = this.#d.config
+    const appUrl = `jitsi-meet://${publicHost}${this.#targetUrl(target, token).slice(publicOrigin.length)}`
+    this.#d.replies.page(res.req, res, 'OPEN_APP', { nextUrl: appUrl, setCookies })
   }
 
   async #startLogin(req: IncomingMessage, res: ServerResponse, target: Target, cookies: Map<string, string>): Promise<void> {
-    const back = this.#roomUrl(target)
-    if (back.length > MAX_RETURN_URL) return this.page(req, res, 'URL_TOO_LONG', { detail: `return URL of ${back.length} characters` })
+    const r = this.#d.replies
+    const back = this.#targetUrl(target)
+    if (back.length > MAX_RETURN_URL) return r.page(req, res, 'URL_TOO_LONG', { detail: `return URL of ${back.length} characters` })
     let start
     try {
       start = await this.#d.oidc.startLogin()
     } catch (err) {
-      return this.fail(req, res, err, back)
+      return r.fail(req, res, err, back)
     }
-    const tx: LoginTransaction = { state: start.state, nonce: start.nonce, verifier: start.verifier, room: target.room, query: target.query, ...(target.tenant === undefined ? {} : { tenant: target.tenant }) }
+    const tx: LoginTransaction = {
+      state: start.state, nonce: start.nonce, verifier: start.verifier,
+      room: target.room, query: target.query, hash: target.hash, electron: target.electron,
+      ...(target.tenant === undefined ? {} : { tenant: target.tenant }),
+    }
     const c = this.#d.cookies
     const sealed = await c.sealTransaction(tx)
     // Browsers drop larger cookies, and the login could never finish.
-    if (sealed.length > MAX_COOKIE_VALUE - 64) return this.page(req, res, 'URL_TOO_LONG', { detail: `login transaction of ${sealed.length} bytes` })
+    if (sealed.length > MAX_COOKIE_VALUE - 64) return r.page(req, res, 'URL_TOO_LONG', { detail: `login transaction of ${sealed.length} bytes` })
     const setCookies = [c.setCookie(c.txName(start.state), sealed, TX_TTL_SECONDS)]
     setCookies.push(...(await this.#pruneTransactions(cookies)))
     // A session cookie that did not open is stale or forged: drop it.
@@ -170,11 +176,12 @@ export class AuthFlow {
   }
 
   async #callback(req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
-    if (req.method !== 'GET') return this.page(req, res, 'METHOD_NOT_ALLOWED', { allow: 'GET' })
+    const r = this.#d.replies
+    if (req.method !== 'GET') return r.page(req, res, 'METHOD_NOT_ALLOWED', { allow: 'GET' })
     const c = this.#d.cookies
     const state = new URLSearchParams(query).get('state')
     if (state === null || state.length === 0 || state.length > 256) {
-      return this.page(req, res, 'LOGIN_STATE_INVALID', { detail: 'callback without state' })
+      return r.page(req, res, 'LOGIN_STATE_INVALID', { detail: 'callback without state' })
     }
     const txName = c.txName(state)
     const cookies = parseCookies(req.headers.cookie)
@@ -183,98 +190,53 @@ export class AuthFlow {
     const clearTx = cookies.has(txName) ? [c.clearCookie(txName)] : []
     if (!tx || tx.state !== state) {
       const detail = cookies.has(txName) ? 'transaction cookie invalid or expired' : 'no transaction cookie for this state'
-      return this.page(req, res, 'LOGIN_STATE_INVALID', { detail, setCookies: clearTx })
+      return r.page(req, res, 'LOGIN_STATE_INVALID', { detail, setCookies: clearTx })
     }
-    const target: Target = { room: tx.room, tenant: tx.tenant, query: tx.query }
-    let claims
+    const target: Target = { room: tx.room, tenant: tx.tenant, query: tx.query, hash: tx.hash, electron: tx.electron }
+    let login
     try {
-      claims = await this.#d.oidc.finishLogin(query, tx)
+      login = await this.#d.oidc.finishLogin(query, tx)
     } catch (err) {
-      return this.fail(req, res, err, this.#roomUrl(target), clearTx)
+      return r.fail(req, res, err, this.#targetUrl(target), clearTx)
     }
-    const user = userFromClaims(claims, this.#d.auth.jwt)
+    const { claims, idToken } = login
+    const auth = this.#d.auth
+    const ruleErrors: string[] = []
     let allowed = false
-    let ruleError: string | undefined
     try {
-      allowed = this.#d.auth.useRule.evaluate(claims)
+      allowed = auth.useRule.evaluate(claims)
     } catch (err) {
       if (!(err instanceof RuleEvaluationError)) throw err
-      ruleError = err.message
+      ruleErrors.push(`USE_RULE: ${err.message}`)
     }
+    const identity = identityFromClaims(claims, auth.jwt, auth.roles, (rule, err) => ruleErrors.push(`${rule.source}: ${err.message}`))
     const requestId = randomUUID()
     this.#d.log.info(
-      { event: allowed ? 'login_succeeded' : 'login_denied', requestId, user: user.id, rule: this.#d.auth.useRule.source, ruleResult: allowed, ruleError },
+      {
+        event: allowed ? 'login_succeeded' : 'login_denied', requestId, user: identity.user.id, rule: auth.useRule.source, ruleResult: allowed,
+        moderator: identity.moderator, features: identity.features, ...(ruleErrors.length > 0 ? { ruleErrors } : {}),
+      },
       allowed ? 'login succeeded' : 'login denied by USE_RULE',
     )
     if (!allowed) {
       const clearSession = cookies.has(c.sessionName) ? [c.clearCookie(c.sessionName)] : []
-      return this.page(req, res, 'ACCESS_DENIED', { setCookies: [...clearTx, ...clearSession], requestId })
+      return r.page(req, res, 'ACCESS_DENIED', { setCookies: [...clearTx, ...clearSession], requestId })
     }
-    const ttl = this.#d.auth.cookie.sessionTtlSeconds
-    const session = c.setCookie(c.sessionName, await c.sealSession({ user }, ttl), ttl)
-    const token = await this.#d.signer.mint(user, roomClaim(target.room))
-    return redirect(res, this.#roomUrl(target, token), [...clearTx, session])
+    const ttl = auth.cookie.sessionTtlSeconds
+    const sid = randomBytes(16).toString('base64url')
+    let sealed = await c.sealSession({ identity, sid, idToken }, ttl)
+    // Large ID tokens (many groups) would push the cookie past what browsers keep.
+    if (sealed.length > MAX_SESSION_COOKIE) sealed = await c.sealSession({ identity, sid }, ttl)
+    return this.#mintAndGo(res, { identity, sid }, target, [...clearTx, c.setCookie(c.sessionName, sealed, ttl)])
   }
 
-  #roomUrl(target: Target, jwt?: string): string {
-    return roomUrl(this.#d.config.publicOrigin, target.room, target.tenant, target.query, jwt)
+  #targetUrl(target: Target, jwt?: string): string {
+    const url = roomUrl(this.#d.config.publicOrigin, target.room, target.tenant, target.query, jwt)
+    return target.hash === '' ? url : `${url}#${target.hash}`
   }
 
-  /** Answers with the page for an error, logging it with its code and a request id. */
-  fail(req: IncomingMessage, res: ServerResponse, err: unknown, nextUrl?: string, setCookies?: string[]): void {
-    const e = isSidecarError(err) ? err : new SidecarError('INTERNAL', err instanceof Error ? err.name : 'error', { cause: err })
-    this.page(req, res, e.code, { nextUrl, detail: e.detail, setCookies })
+  /** Answers with the page for an error. */
+  fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    this.#d.replies.fail(req, res, err)
   }
-
-  /**
-   * Sends the page `name` and logs one line with the request id shown on it,
-   * unless the caller logged the outcome itself under `requestId`.
-   */
-  page(req: IncomingMessage, res: ServerResponse, name: PageName, opts: PageReply = {}): void {
-    const requestId = opts.requestId ?? randomUUID()
-    if (opts.requestId === undefined && name !== 'SIGNED_OUT') {
-      const level = ERRORS[name as ErrorCode].level
-      this.#d.log[level]({ event: 'request_failed', code: name, requestId, method: req.method, url: redactUrl(req.url ?? ''), detail: opts.detail }, opts.detail ?? name)
-    }
-    if (opts.allow !== undefined && !res.headersSent) res.setHeader('allow', opts.allow)
-    sendPage(res, name, this.#d.config, requestId, opts.nextUrl ?? `${this.#d.config.publicOrigin}/`, opts.setCookies)
-  }
-}
-
-export interface PageReply {
-  /** Same-origin link for the page's next step. */
-  readonly nextUrl?: string | undefined
-  /** Operator detail for the log line; never shown. */
-  readonly detail?: string | undefined
-  readonly setCookies?: string[] | undefined
-  /** Set when the caller already logged the outcome with this id. */
-  readonly requestId?: string | undefined
-  /** The Allow header of a 405. */
-  readonly allow?: string | undefined
-}
-
-/** Writes one of our pages (when the response can still take one). */
-export function sendPage(res: ServerResponse, name: PageName, config: Config, requestId: string, nextUrl: string | undefined, setCookies: string[] = []): void {
-  if (res.headersSent) {
-    res.destroy()
-    return
-  }
-  const html = renderPage(name, { site: config.publicHost, requestId, ...(nextUrl === undefined ? {} : { nextUrl }) })
-  const headers: Record<string, string | string[]> = { ...PAGE_HEADERS, 'content-length': String(Buffer.byteLength(html)) }
-  if (setCookies.length > 0) headers['set-cookie'] = setCookies
-  res.writeHead(pageStatus(name), headers)
-  res.end(res.req.method === 'HEAD' ? undefined : html)
-}
-
-function redirect(res: ServerResponse, location: string, setCookies: string[]): void {
-  const headers: Record<string, string | string[]> = {
-    location,
-    'cache-control': 'no-store',
-    // The location may carry a token: keep it out of Referer headers.
-    'referrer-policy': 'no-referrer',
-    'content-length': '0',
-  }
-  if (setCookies.length > 0) headers['set-cookie'] = setCookies
-  res.writeHead(302, headers)
-  res.end()
 }

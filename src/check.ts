@@ -116,7 +116,7 @@ export async function runCheck(opts: CheckOptions, io: CheckIo): Promise<number>
     await oidc.close()
   }
 
-  const token = await new TokenSigner(keys, auth.jwt).mint({ id: 'check', name: 'jitsi-oidc-sidecar check' }, 'check')
+  const token = await new TokenSigner(keys, auth.jwt).mint({ user: { id: 'check', name: 'jitsi-oidc-sidecar check' }, moderator: false, features: {} }, 'check', undefined)
   const base = { alg: auth.jwt.alg, issuers: [auth.jwt.issuer], audiences: [auth.jwt.audience], secret: auth.jwt.secret }
   const localKeyserver = async (url: string) => {
     const key = keys.byKidHash(url.slice(url.lastIndexOf('/') + 1, -4))

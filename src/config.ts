@@ -31,9 +31,25 @@ export interface Config {
 export interface AuthConfig {
   readonly pathPrefix: string
   readonly useRule: Rule
+  /** GUEST_ACCESS=1: room loads without a session pass through (Jitsi's JWT_ALLOW_EMPTY setups). */
+  readonly guestAccess: boolean
   readonly oidc: OidcConfig
   readonly jwt: JwtConfig
+  readonly roles: RolesConfig
   readonly cookie: CookieConfig
+}
+
+/** Jitsi features a token can switch on or off (`context.features`). */
+export const JITSI_FEATURES = [
+  'recording', 'livestreaming', 'transcription', 'outbound-call', 'sip-outbound-call', 'create-polls',
+  'send-groupchat', 'file-upload', 'list-visitors', 'flip',
+] as const
+
+/** Moderator and feature rules, evaluated once per sign-in. */
+export interface RolesConfig {
+  readonly moderatorRule: Rule
+  /** Feature → rule, in the order configured; empty: no `context.features`. */
+  readonly features: ReadonlyMap<string, Rule>
 }
 
 export interface OidcConfig {
@@ -47,6 +63,10 @@ export interface OidcConfig {
   readonly timeoutMs: number
   /** Plain-HTTP issuer allowed (loopback, or OIDC_ALLOW_HTTP=1). */
   readonly allowHttp: boolean
+  /** OIDC_USERINFO=1: rules and mappings also read the userinfo response. */
+  readonly userinfo: boolean
+  /** Where the IdP sends people after RP-initiated logout: PUBLIC_URL + `/`. */
+  readonly postLogoutRedirectUri: string
 }
 
 export interface JwtConfig {
@@ -64,11 +84,18 @@ export interface JwtConfig {
   readonly keyReloadSeconds: number
   readonly issuer: string
   readonly audience: string
+  /** `sub`; `{tenant}` means the room's tenant, and subjectDefault for rooms without one. */
   readonly subject: string
+  readonly subjectDefault: string
+  /** `room` (per-room tokens) or `*` (one token for every room). */
+  readonly roomClaim: 'room' | '*'
   readonly ttlSeconds: number
   readonly idAttribute: string
   readonly nameAttribute: string
   readonly mailAttribute: string
+  readonly avatarAttribute: string
+  /** JWT_GROUP: `context.group`, a constant or a claim. */
+  readonly group: { readonly claim: string } | { readonly value: string } | undefined
 }
 
 export interface CookieConfig {
@@ -94,10 +121,11 @@ export const SECRET_VARIABLES = ['OIDC_CLIENT_SECRET', 'JWT_APP_SECRET', 'COOKIE
 export const VARIABLES = [
   'PUBLIC_URL', 'UPSTREAM_URL', 'LISTEN_ADDRESS', 'LOG_LEVEL', 'ENABLE_AUTH', 'PATH_PREFIX', 'USE_RULE',
   'OIDC_ISSUER', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'OIDC_SCOPES', 'OIDC_GROUPS_CLAIM',
-  'OIDC_TIMEOUT_SECONDS', 'OIDC_ALLOW_HTTP',
+  'OIDC_TIMEOUT_SECONDS', 'OIDC_ALLOW_HTTP', 'OIDC_USERINFO', 'GUEST_ACCESS', 'MODERATOR_RULE', 'JWT_FEATURES',
   'JWT_APP_ID', 'JWT_APP_SECRET', 'JWT_ALG', 'JWT_PRIVATE_KEY_FILE', 'JWT_KEY_ID', 'JWT_PUBLIC_KEYS_DIR',
   'JWT_KEY_RELOAD_SECONDS', 'JWT_ISSUER', 'JWT_AUDIENCE', 'JWT_SUBJECT', 'JWT_TTL_SECONDS',
-  'JWT_ID_ATTRIBUTE', 'JWT_NAME_ATTRIBUTE', 'JWT_MAIL_ATTRIBUTE',
+  'JWT_ID_ATTRIBUTE', 'JWT_NAME_ATTRIBUTE', 'JWT_MAIL_ATTRIBUTE', 'JWT_AVATAR_ATTRIBUTE', 'JWT_GROUP',
+  'JWT_SUBJECT_DEFAULT', 'JWT_ROOM_CLAIM',
   'COOKIE_SECRET', 'SESSION_TTL_SECONDS',
 ] as const
 
@@ -129,12 +157,27 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
       problems.push(`PATH_PREFIX: must look like /jitsi/ (starts and ends with /, letters, digits, . _ ~ -), got ${JSON.stringify(pathPrefix)}`)
     }
     const groupsClaim = r.string('OIDC_GROUPS_CLAIM', 'groups')
-    const useRuleSource = r.string('USE_RULE', 'true')
-    let useRule: Rule | undefined
-    try {
-      useRule = compileRule(useRuleSource, groupsClaim)
-    } catch (err) {
-      problems.push(`USE_RULE: ${(err as Error).message.split('\n')[0]}`)
+    const rule = (name: string, source: string): Rule | undefined => {
+      try {
+        return compileRule(source, groupsClaim)
+      } catch (err) {
+        problems.push(`${name}: ${(err as Error).message.split('\n')[0]}`)
+        return undefined
+      }
+    }
+    const useRule = rule('USE_RULE', r.string('USE_RULE', 'true'))
+    const moderatorRule = rule('MODERATOR_RULE', r.string('MODERATOR_RULE', 'false'))
+    const features = new Map<string, Rule>()
+    for (const entry of splitTopLevel(r.string('JWT_FEATURES', ''))) {
+      const eq = entry.indexOf('=')
+      const name = (eq === -1 ? entry : entry.slice(0, eq)).trim()
+      if (eq === -1 || !(JITSI_FEATURES as readonly string[]).includes(name)) {
+        problems.push(`JWT_FEATURES: ${JSON.stringify(entry.trim())} is not feature=rule with a known feature (${JITSI_FEATURES.join(', ')})`)
+        continue
+      }
+      if (features.has(name)) problems.push(`JWT_FEATURES: ${name} is given twice`)
+      const compiled = rule(`JWT_FEATURES (${name})`, entry.slice(eq + 1))
+      if (compiled) features.set(name, compiled)
     }
 
     const issuer = r.url('OIDC_ISSUER', undefined, (u) => (u.search || u.hash ? 'must not have a query or fragment' : undefined))
@@ -191,21 +234,31 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
       issuer: r.string('JWT_ISSUER', appId),
       audience: r.string('JWT_AUDIENCE', appId),
       subject: r.string('JWT_SUBJECT', '*'),
+      subjectDefault: r.string('JWT_SUBJECT_DEFAULT', '*'),
+      roomClaim: r.oneOf('JWT_ROOM_CLAIM', 'room', ['room', '*']) as 'room' | '*',
       ttlSeconds: r.int('JWT_TTL_SECONDS', 300, 30, 86400),
       idAttribute: r.string('JWT_ID_ATTRIBUTE', 'sub'),
       nameAttribute: r.string('JWT_NAME_ATTRIBUTE', 'name'),
       mailAttribute: r.string('JWT_MAIL_ATTRIBUTE', 'email'),
+      avatarAttribute: r.string('JWT_AVATAR_ATTRIBUTE', 'picture'),
+      group: parseGroup(r.optional('JWT_GROUP')),
     }
+    if (jwt.group && 'claim' in jwt.group && jwt.group.claim === '') problems.push('JWT_GROUP: claim: needs a claim name, e.g. claim:organization')
     for (const [name, value] of [['JWT_ISSUER', jwt.issuer], ['JWT_AUDIENCE', jwt.audience], ['JWT_SUBJECT', jwt.subject]] as const) {
       // An empty default only follows from a missing JWT_APP_ID, already reported.
       if (value.trim() === '' && env[name] !== undefined) problems.push(`${name}: must not be empty`)
     }
     const sessionTtlSeconds = r.int('SESSION_TTL_SECONDS', 28800, 60, 30 * 86400)
 
-    if (publicUrl && issuer && useRule) {
+    const userinfo = r.flag('OIDC_USERINFO', false)
+    const guestAccess = r.flag('GUEST_ACCESS', false)
+
+    if (publicUrl && issuer && useRule && moderatorRule) {
       auth = {
         pathPrefix,
         useRule,
+        guestAccess,
+        roles: { moderatorRule, features },
         oidc: {
           issuer,
           clientId,
@@ -215,6 +268,8 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
           redirectUri: `${publicUrl.origin}${pathPrefix}callback`,
           timeoutMs: timeoutSeconds * 1000,
           allowHttp,
+          userinfo,
+          postLogoutRedirectUri: `${publicUrl.origin}/`,
         },
         jwt,
         cookie: { secrets: cookieSecrets, secure: publicUrl.protocol === 'https:', sessionTtlSeconds },
@@ -232,6 +287,38 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
     logLevel,
     auth,
   })
+}
+
+/** JWT_GROUP: `claim:NAME` reads a claim, anything else is a constant. */
+function parseGroup(value: string | undefined): JwtConfig['group'] {
+  if (value === undefined) return undefined
+  return value.startsWith('claim:') ? { claim: value.slice(6).trim() } : { value }
+}
+
+/**
+ * Splits `a=rule,b=rule` on the commas that separate entries, not those
+ * inside parentheses, brackets or quotes of a CEL expression.
+ */
+export function splitTopLevel(text: string): string[] {
+  const parts: string[] = []
+  let depth = 0
+  let quote: string | undefined
+  let start = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]
+    if (quote) {
+      if (c === '\\') i++
+      else if (c === quote) quote = undefined
+    } else if (c === '"' || c === "'") quote = c
+    else if (c === '(' || c === '[' || c === '{') depth++
+    else if (c === ')' || c === ']' || c === '}') depth--
+    else if (c === ',' && depth === 0) {
+      parts.push(text.slice(start, i))
+      start = i + 1
+    }
+  }
+  parts.push(text.slice(start))
+  return parts.filter((p) => p.trim() !== '')
 }
 
 export function isLoopback(hostname: string): boolean {

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'IDP_UNAVAILABLE'
   | 'IDP_TIMEOUT'
   | 'UPSTREAM_UNAVAILABLE'
+  | 'LOGOUT_REFUSED'
   | 'BAD_REQUEST'
   | 'URL_TOO_LONG'
   | 'NOT_FOUND'
@@ -34,6 +35,7 @@ export const ERRORS: Readonly<Record<ErrorCode, ErrorSpec>> = Object.freeze({
   IDP_UNAVAILABLE: { status: 503, level: 'error', retry: true },
   IDP_TIMEOUT: { status: 504, level: 'error', retry: true },
   UPSTREAM_UNAVAILABLE: { status: 502, level: 'error', retry: true },
+  LOGOUT_REFUSED: { status: 403, level: 'warn', retry: false },
   BAD_REQUEST: { status: 400, level: 'info', retry: false },
   URL_TOO_LONG: { status: 414, level: 'info', retry: false },
   NOT_FOUND: { status: 404, level: 'info', retry: false },

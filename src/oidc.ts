@@ -20,6 +20,12 @@ export interface LoginStart {
   readonly verifier: string
 }
 
+export interface LoginResult {
+  /** ID-token claims, merged with the userinfo response when OIDC_USERINFO=1 (ID-token claims win). */
+  readonly claims: Claims
+  readonly idToken: string
+}
+
 export interface LoginChecks {
   readonly state: string
   readonly nonce: string
@@ -103,9 +109,10 @@ export class OidcClient {
    * Completes a login from the callback's raw query string: checks state and
    * `iss` (RFC 9207), exchanges the code with the PKCE verifier and validates
    * the ID token (signature, issuer, audience, expiry, nonce). Returns the
-   * ID token's claims. Throws SidecarError.
+   * claims (with userinfo when configured; its `sub` must match the ID
+   * token's). Throws SidecarError.
    */
-  async finishLogin(rawQuery: string, checks: LoginChecks): Promise<Claims> {
+  async finishLogin(rawQuery: string, checks: LoginChecks): Promise<LoginResult> {
     const configuration = await this.configuration()
     // Built on PUBLIC_URL, never on the request's Host: openid-client derives redirect_uri from it.
     const currentUrl = new URL(`${this.#cfg.redirectUri}?${rawQuery}`)
@@ -117,11 +124,32 @@ export class OidcClient {
         idTokenExpected: true,
       })
       const claims = tokens.claims()
-      if (!claims) throw new SidecarError('LOGIN_FAILED', 'the token response has no ID token')
-      return claims
+      if (!claims || tokens.id_token === undefined) throw new SidecarError('LOGIN_FAILED', 'the token response has no ID token')
+      if (!this.#cfg.userinfo) return { claims, idToken: tokens.id_token }
+      const userinfo = await client.fetchUserInfo(configuration, tokens.access_token, claims.sub)
+      return { claims: { ...userinfo, ...claims }, idToken: tokens.id_token }
     } catch (err) {
-      throw toSidecarError(err, 'code exchange')
+      throw toSidecarError(err, this.#cfg.userinfo ? 'code exchange or userinfo' : 'code exchange')
     }
+  }
+
+  /**
+   * The IdP's RP-initiated logout URL (OpenID Connect RP-Initiated Logout),
+   * or undefined when the IdP publishes no end_session_endpoint or cannot be
+   * reached. Without an ID token the client_id identifies us.
+   */
+  async endSessionUrl(idToken: string | undefined): Promise<string | undefined> {
+    let configuration: client.Configuration
+    try {
+      configuration = await this.configuration()
+    } catch {
+      return undefined
+    }
+    if (!configuration.serverMetadata().end_session_endpoint) return undefined
+    const params: Record<string, string> = { post_logout_redirect_uri: this.#cfg.postLogoutRedirectUri }
+    if (idToken !== undefined) params.id_token_hint = idToken
+    else params.client_id = this.#cfg.clientId
+    return client.buildEndSessionUrl(configuration, params).href
   }
 
   async close(): Promise<void> {

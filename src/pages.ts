@@ -5,7 +5,11 @@
  */
 import { ERRORS, type ErrorCode } from './errors.js'
 
-export type PageName = ErrorCode | 'SIGNED_OUT'
+/** Pages that are not errors: they answer 200. */
+export type InfoPage = 'SIGNED_OUT' | 'LOGOUT_CONFIRM' | 'OPEN_APP'
+export type PageName = ErrorCode | InfoPage
+
+const INFO_PAGES: ReadonlySet<string> = new Set<InfoPage>(['SIGNED_OUT', 'LOGOUT_CONFIRM', 'OPEN_APP'])
 
 interface PageText {
   readonly title: string
@@ -41,6 +45,10 @@ const TEXT: Readonly<Record<PageName, PageText>> = {
     title: 'The meeting service is unavailable',
     body: 'The video conference service is not answering right now. Please try again in a moment.',
   },
+  LOGOUT_REFUSED: {
+    title: 'Sign-out refused',
+    body: 'This sign-out request did not come from this site, so it was ignored. Use the sign-out button on this site instead.',
+  },
   BAD_REQUEST: {
     title: 'Bad request',
     body: 'This address is not a valid meeting link.',
@@ -65,6 +73,21 @@ const TEXT: Readonly<Record<PageName, PageText>> = {
     title: 'Signed out',
     body: 'You have been signed out of the video conference service.',
   },
+  LOGOUT_CONFIRM: {
+    title: 'Sign out?',
+    body: 'Sign out of the video conference service on this browser?',
+  },
+  OPEN_APP: {
+    title: 'Continue in the Jitsi Meet app',
+    body: 'You are signed in. Open the meeting in the Jitsi Meet desktop app to continue.',
+  },
+}
+
+/** Label of the page's next-step button. */
+const NEXT_LABEL: Partial<Record<PageName, string>> = {
+  SIGNED_OUT: 'Sign in again',
+  LOGOUT_CONFIRM: 'Sign out',
+  OPEN_APP: 'Open the Jitsi Meet app',
 }
 
 /** Sent with every page: nothing external may load, nothing may frame it. */
@@ -81,8 +104,10 @@ export interface PageOptions {
   /** Site name shown in the header (PUBLIC_URL's host). */
   readonly site: string
   readonly requestId?: string
-  /** Same-origin URL for "Try again" / "Continue"; only ever built from PUBLIC_URL. */
+  /** Same-origin URL for "Try again" / "Continue"; only ever built from PUBLIC_URL (or the desktop app's own scheme). */
   readonly nextUrl?: string
+  /** Makes the next step a POST form to nextUrl with these hidden fields. */
+  readonly postFields?: Readonly<Record<string, string>>
 }
 
 export function escapeHtml(s: string): string {
@@ -90,15 +115,19 @@ export function escapeHtml(s: string): string {
 }
 
 export function pageStatus(name: PageName): number {
-  return name === 'SIGNED_OUT' ? 200 : ERRORS[name].status
+  return INFO_PAGES.has(name) ? 200 : ERRORS[name as ErrorCode].status
 }
 
 export function renderPage(name: PageName, opts: PageOptions): string {
   const text = TEXT[name]
-  const retry = name === 'SIGNED_OUT' || ERRORS[name].retry
-  const next = opts.nextUrl && retry
-    ? `<p><a class="button" href="${escapeHtml(opts.nextUrl)}">${name === 'SIGNED_OUT' ? 'Sign in again' : 'Try again'}</a></p>`
-    : ''
+  const retry = INFO_PAGES.has(name) || ERRORS[name as ErrorCode].retry
+  const label = escapeHtml(NEXT_LABEL[name] ?? 'Try again')
+  let next = ''
+  if (opts.nextUrl && retry) {
+    next = opts.postFields
+      ? `<form method="post" action="${escapeHtml(opts.nextUrl)}">${Object.entries(opts.postFields).map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`).join('')}<button class="button" type="submit">${label}</button></form>`
+      : `<p><a class="button" href="${escapeHtml(opts.nextUrl)}">${label}</a></p>`
+  }
   const id = opts.requestId ? `<p class="id">Request id: <code>${escapeHtml(opts.requestId)}</code></p>` : ''
   return `<!doctype html>
 <html lang="en">
@@ -111,7 +140,7 @@ body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif
 main{max-width:34rem;margin:12vh auto 0;padding:2rem 1.5rem;background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.12)}
 header{font-size:.9rem;color:#5b6472;margin-bottom:1rem}
 h1{font-size:1.5rem;margin:0 0 .75rem}
-.button{display:inline-block;padding:.6rem 1.2rem;background:#1f6feb;color:#fff;border-radius:6px;text-decoration:none}
+.button{display:inline-block;padding:.6rem 1.2rem;background:#1f6feb;color:#fff;border:0;border-radius:6px;text-decoration:none;font:inherit;cursor:pointer}
 .id{font-size:.8rem;color:#5b6472;margin-top:2rem}
 @media (max-width:36rem){main{margin:0;border-radius:0;min-height:100vh;box-sizing:border-box}}
 </style>

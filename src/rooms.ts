@@ -194,3 +194,95 @@ export function roomUrl(origin: string, room: string, tenant: string | undefined
   if (params !== '') url += `?${params}`
   return url
 }
+
+/** Where Jitsi's login round trip returns to: a room page, with settings to restore. */
+export interface LoginTarget {
+  /** Path segments (see RequestClass). */
+  readonly room: string
+  readonly tenant: string | undefined
+  /** Jitsi config overrides for the URL hash, already encoded (`config.x=true&…`), or ''. */
+  readonly hash: string
+  /** Return through the desktop app's `jitsi-meet://` link. */
+  readonly electron: boolean
+}
+
+/** A name as Jitsi hands it over (maybe still percent-encoded) → the canonical path segment, or undefined. */
+export function segmentOf(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined
+  let name = value
+  try {
+    name = decodeURIComponent(value)
+  } catch {
+    // Not encoded: use as it is.
+  }
+  if (!isValidName(name)) return undefined
+  const segment = nameToSegment(name)
+  return webAppSegment(segment) === '' ? undefined : segment
+}
+
+/** Override keys we carry back: `config.x` / `interfaceConfig.x.y`, identifiers only. */
+const OVERRIDE_KEY = /^(?:config|interfaceConfig)(?:\.[A-Za-z_][A-Za-z0-9_]{0,63}){1,4}$/
+/**
+ * Settings that point the app at other servers or code, or touch tokens: a
+ * login link could otherwise send a freshly signed-in person's token
+ * elsewhere. Matched against each part of the key.
+ */
+const DANGEROUS_KEY_PART = /url|uri|host|bosh|websocket|domain|server|endpoint|token|jwt|proxy|analytics|callstats|script|iframe|api|__proto__|constructor|prototype/i
+const MAX_OVERRIDES = 32
+const MAX_OVERRIDE_VALUE = 200
+
+/**
+ * One override value as the web app reads it from the hash (JSON text), or
+ * undefined when it is not a plain boolean, number or short harmless string.
+ */
+function overrideValue(value: unknown): string | undefined {
+  let parsed: unknown = value
+  if (typeof value === 'string') {
+    try {
+      parsed = JSON.parse(value)
+    } catch {
+      return undefined // the web app drops values that are not JSON, so do we
+    }
+  }
+  if (typeof parsed === 'boolean' || (typeof parsed === 'number' && Number.isFinite(parsed))) return JSON.stringify(parsed)
+  if (typeof parsed === 'string' && parsed.length <= MAX_OVERRIDE_VALUE && !/:\/\/|^\/\/|^\s*(?:javascript|data|vbscript):/i.test(parsed)) {
+    return JSON.stringify(parsed)
+  }
+  return undefined
+}
+
+/** The hash (without `#`) that restores the harmless config overrides among `entries`. */
+export function overridesHash(entries: Iterable<[string, unknown]>): string {
+  const parts: string[] = []
+  for (const [key, value] of entries) {
+    if (parts.length >= MAX_OVERRIDES) break
+    if (!OVERRIDE_KEY.test(key) || key.split('.').slice(1).some((p) => DANGEROUS_KEY_PART.test(p))) continue
+    const v = overrideValue(value)
+    if (v !== undefined) parts.push(`${key}=${encodeURIComponent(v)}`)
+  }
+  return parts.join('&')
+}
+
+/** Longest `{state}` we read: Jitsi's is a few hundred bytes. */
+export const MAX_STATE_LENGTH = 4096
+
+/**
+ * Parses Jitsi's `{state}` (URL-decoded JSON: room, roomSafe, tenant,
+ * `config.*` overrides, `electron`) into a login target; undefined when it is
+ * not usable. Anything else in it (a refresh token, unknown keys) is ignored.
+ */
+export function parseJitsiState(text: string): LoginTarget | undefined {
+  if (text.length > MAX_STATE_LENGTH) return undefined
+  let state: unknown
+  try {
+    state = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  if (typeof state !== 'object' || state === null || Array.isArray(state)) return undefined
+  const s = state as Record<string, unknown>
+  const room = segmentOf(s.room)
+  const tenant = s.tenant === undefined || s.tenant === null || s.tenant === '' ? undefined : segmentOf(s.tenant)
+  if (room === undefined || (tenant === undefined && s.tenant !== undefined && s.tenant !== null && s.tenant !== '')) return undefined
+  return { room, tenant, hash: overridesHash(Object.entries(s)), electron: s.electron === true }
+}

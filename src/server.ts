@@ -2,15 +2,15 @@
  * Wiring: routes each request by `classify` to the sign-in flow, our
  * endpoints or the proxy, and starts/stops the listener.
  */
-import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { AuthFlow, sendPage } from './auth.js'
+import { AuthFlow } from './auth.js'
 import type { Config } from './config.js'
 import { KeyStore } from './keys.js'
 import { redactUrl, type Logger } from './log.js'
 import { OidcClient } from './oidc.js'
 import { createProxy, type Proxy } from './proxy.js'
+import { Replies } from './reply.js'
 import { classify } from './rooms.js'
 import { CookieCodec } from './session.js'
 import { TokenSigner } from './token.js'
@@ -27,13 +27,13 @@ export interface App {
 }
 
 export async function createApp(config: Config, log: Logger): Promise<App> {
+  const replies = new Replies(config, log)
   const proxy: Proxy = createProxy({
     upstream: config.upstream,
     publicProtocol: config.publicProtocol,
     onUpstreamError(err, req, res) {
-      const requestId = randomUUID()
-      log.error({ event: 'upstream_error', requestId, code: 'UPSTREAM_UNAVAILABLE', method: req.method, url: redactUrl(req.url ?? ''), error: (err as NodeJS.ErrnoException).code ?? err.message }, 'upstream unavailable')
-      sendPage(res, 'UPSTREAM_UNAVAILABLE', config, requestId, `${config.publicOrigin}${retryPath(req)}`)
+      const detail = `upstream unavailable: ${(err as NodeJS.ErrnoException).code ?? err.message}`
+      replies.page(req, res, 'UPSTREAM_UNAVAILABLE', { detail, nextUrl: `${config.publicOrigin}${retryPath(req)}` })
     },
     onError(err, req, kind) {
       if (kind === 'ws') log.warn({ event: 'upstream_error', kind, url: redactUrl(req.url ?? ''), error: (err as NodeJS.ErrnoException).code ?? err.message }, 'websocket proxy error')
@@ -55,6 +55,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       keys,
       signer: new TokenSigner(keys, auth.jwt),
       cookies: new CookieCodec(auth.cookie.secrets, auth.cookie.secure),
+      replies,
       log,
     })
   }

@@ -6,30 +6,46 @@
  * that does not decrypt, has expired or was made for another purpose is
  * treated as absent.
  */
-import { createHash, createSecretKey, hkdfSync, type KeyObject } from 'node:crypto'
+import { createHash, createHmac, createSecretKey, hkdfSync, timingSafeEqual, type KeyObject } from 'node:crypto'
 import { EncryptJWT, jwtDecrypt, type JWTPayload } from 'jose'
 
 export type Purpose = 'session' | 'tx'
 
-/** The user fields a token needs, already mapped from the claims. */
+/** The `context.user` fields a token carries, already mapped from the claims. */
 export interface UserFields {
   readonly id?: string
   readonly name?: string
   readonly email?: string
+  readonly avatar?: string
+}
+
+/** What tokens need about a person, decided at sign-in. */
+export interface Identity {
+  readonly user: UserFields
+  readonly moderator: boolean
+  readonly features: Readonly<Record<string, boolean>>
+  readonly group?: string
 }
 
 export interface Session {
-  readonly user: UserFields
+  readonly identity: Identity
+  /** Random id, the base of the logout anti-forgery value. */
+  readonly sid: string
+  /** The ID token, for RP-initiated logout's id_token_hint (left out when it would not fit in a cookie). */
+  readonly idToken?: string
 }
 
 export interface LoginTransaction {
   readonly state: string
   readonly nonce: string
   readonly verifier: string
-  /** Where to go after sign-in: a validated room, its tenant, and the kept query. */
+  /** Where to go after sign-in: a validated room, its tenant, the kept query, config overrides for the hash. */
   readonly room: string
   readonly tenant?: string
   readonly query: string
+  readonly hash: string
+  /** Return through the desktop app. */
+  readonly electron: boolean
 }
 
 /** Browsers drop cookies over 4096 bytes; anything longer is not ours. */
@@ -47,6 +63,8 @@ interface CookieKey {
 export class CookieCodec {
   readonly #keys: readonly CookieKey[]
   readonly #byKid: ReadonlyMap<string, KeyObject>
+  /** Keys for anti-forgery values, one per secret (first creates, all check). */
+  readonly #macKeys: readonly Buffer[]
   readonly sessionName: string
   readonly txPrefix: string
   readonly #attributes: string
@@ -59,6 +77,7 @@ export class CookieCodec {
       return { kid, key: createSecretKey(raw) }
     })
     this.#byKid = new Map(this.#keys.map((k) => [k.kid, k.key]))
+    this.#macKeys = secrets.map((secret) => Buffer.from(hkdfSync('sha256', secret, 'jitsi-oidc-sidecar', 'logout-csrf-v1', 32)))
     // `__Host-` binds the cookie to this exact origin (no Domain, Path=/, Secure).
     const prefix = secure ? '__Host-' : ''
     this.sessionName = `${prefix}jos_session`
@@ -104,16 +123,20 @@ export class CookieCodec {
   }
 
   async sealSession(session: Session, ttlSeconds: number, now?: number): Promise<string> {
-    return this.seal('session', { user: session.user }, ttlSeconds, now)
+    return this.seal('session', { ...session }, ttlSeconds, now)
   }
 
   async openSession(value: string | undefined, now?: number): Promise<Session | undefined> {
     const p = await this.open('session', value, now)
-    if (!p || typeof p.user !== 'object' || p.user === null) return undefined
-    const user = p.user as Record<string, unknown>
+    if (!p || typeof p.sid !== 'string' || !isRecord(p.identity)) return undefined
+    const { user, moderator, features, group } = p.identity
+    if (!isRecord(user) || typeof moderator !== 'boolean' || !isRecord(features)) return undefined
     const fields: Record<string, string> = {}
-    for (const k of ['id', 'name', 'email'] as const) if (typeof user[k] === 'string') fields[k] = user[k]
-    return { user: fields }
+    for (const k of ['id', 'name', 'email', 'avatar'] as const) if (typeof user[k] === 'string') fields[k] = user[k]
+    const flags: Record<string, boolean> = {}
+    for (const [k, v] of Object.entries(features)) if (typeof v === 'boolean') flags[k] = v
+    const identity: Identity = { user: fields, moderator, features: flags, ...(typeof group === 'string' ? { group } : {}) }
+    return { identity, sid: p.sid, ...(typeof p.idToken === 'string' ? { idToken: p.idToken } : {}) }
   }
 
   async sealTransaction(tx: LoginTransaction, now?: number): Promise<string> {
@@ -123,15 +146,27 @@ export class CookieCodec {
   async openTransaction(value: string | undefined, now?: number): Promise<(LoginTransaction & { iat: number }) | undefined> {
     const p = await this.open('tx', value, now)
     if (!p) return undefined
-    const { state, nonce, verifier, room, tenant, query, iat } = p
+    const { state, nonce, verifier, room, tenant, query, hash, electron, iat } = p
     if (
       typeof state !== 'string' || typeof nonce !== 'string' || typeof verifier !== 'string' ||
-      typeof room !== 'string' || typeof query !== 'string' || typeof iat !== 'number' ||
-      (tenant !== undefined && typeof tenant !== 'string')
+      typeof room !== 'string' || typeof query !== 'string' || typeof hash !== 'string' ||
+      typeof electron !== 'boolean' || typeof iat !== 'number' || (tenant !== undefined && typeof tenant !== 'string')
     ) {
       return undefined
     }
-    return tenant === undefined ? { state, nonce, verifier, room, query, iat } : { state, nonce, verifier, room, tenant, query, iat }
+    const tx = { state, nonce, verifier, room, query, hash, electron, iat }
+    return tenant === undefined ? tx : { ...tx, tenant }
+  }
+
+  /** The logout anti-forgery value for a session: only pages of this site can know it. */
+  logoutToken(sid: string): string {
+    return logoutMac(this.#macKeys[0] as Buffer, sid)
+  }
+
+  checkLogoutToken(sid: string, value: string | null | undefined): boolean {
+    if (typeof value !== 'string' || value.length !== 43) return false
+    const given = Buffer.from(value)
+    return this.#macKeys.some((k) => timingSafeEqual(Buffer.from(logoutMac(k, sid)), given))
   }
 
   /** The transaction cookie's name for a state value: each login has its own cookie. */
@@ -146,6 +181,14 @@ export class CookieCodec {
   clearCookie(name: string): string {
     return `${name}=; Max-Age=0${this.#attributes}`
   }
+}
+
+function logoutMac(key: Buffer, sid: string): string {
+  return createHmac('sha256', key).update(`logout:${sid}`).digest('base64url')
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
 /** Parses a Cookie header. Later duplicates do not override earlier ones (RFC 6265 order: most specific first). */

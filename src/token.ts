@@ -5,10 +5,11 @@
  * no leeway on Prosody's side (so `nbf` is set a little in the past).
  */
 import { SignJWT, jwtVerify, type JWTPayload } from 'jose'
-import type { JwtConfig } from './config.js'
+import type { JwtConfig, RolesConfig } from './config.js'
 import type { KeyStore } from './keys.js'
-import type { Claims } from './rule.js'
-import type { UserFields } from './session.js'
+import { roomClaim } from './rooms.js'
+import { RuleEvaluationError, type Claims, type Rule } from './rule.js'
+import type { Identity, UserFields } from './session.js'
 
 /** How far `nbf` lies before `iat`, to absorb clock drift between this pod and Prosody. */
 export const NBF_SKEW_SECONDS = 30
@@ -25,27 +26,82 @@ function stringClaim(claims: Claims, name: string): string | undefined {
 
 /** Maps identity claims to `context.user` fields with the configured attributes; missing claims are left out. */
 export function userFromClaims(claims: Claims, jwt: JwtConfig): UserFields {
-  const user: { id?: string; name?: string; email?: string } = {}
-  const id = stringClaim(claims, jwt.idAttribute)
-  const name = stringClaim(claims, jwt.nameAttribute)
-  const email = stringClaim(claims, jwt.mailAttribute)
-  if (id !== undefined) user.id = id
-  if (name !== undefined) user.name = name
-  if (email !== undefined) user.email = email
+  const user: { -readonly [K in keyof UserFields]: UserFields[K] } = {}
+  const fields: [keyof UserFields, string][] = [['id', jwt.idAttribute], ['name', jwt.nameAttribute], ['email', jwt.mailAttribute], ['avatar', jwt.avatarAttribute]]
+  for (const [field, attribute] of fields) {
+    const v = stringClaim(claims, attribute)
+    if (v !== undefined) user[field] = v
+  }
   return user
 }
 
-/** The claims of a token for `room` (already in Jitsi's form, or `*`). `now` in seconds. */
-export function buildClaims(user: UserFields, jwt: JwtConfig, room: string, now: number): JWTPayload {
+/** A rule that fails at runtime (a missing claim) counts as false: never a role by accident. */
+function holds(rule: Rule, claims: Claims, onError: (rule: Rule, err: RuleEvaluationError) => void): boolean {
+  try {
+    return rule.evaluate(claims)
+  } catch (err) {
+    if (!(err instanceof RuleEvaluationError)) throw err
+    onError(rule, err)
+    return false
+  }
+}
+
+/**
+ * Everything a token needs about a person, decided once at sign-in from the
+ * claims: mapped user fields, moderator and features from their rules, and
+ * the group. Kept in the session, so later tokens need neither the claims
+ * nor the IdP.
+ */
+export function identityFromClaims(
+  claims: Claims,
+  jwt: JwtConfig,
+  roles: RolesConfig,
+  onRuleError: (rule: Rule, err: RuleEvaluationError) => void = () => {},
+): Identity {
+  const features: Record<string, boolean> = {}
+  for (const [name, rule] of roles.features) features[name] = holds(rule, claims, onRuleError)
+  const group = jwt.group === undefined ? undefined : 'value' in jwt.group ? jwt.group.value : stringClaim(claims, jwt.group.claim)
+  return {
+    user: userFromClaims(claims, jwt),
+    moderator: holds(roles.moderatorRule, claims, onRuleError),
+    features,
+    ...(group === undefined ? {} : { group }),
+  }
+}
+
+/**
+ * The `sub` for a room: JWT_SUBJECT, or with `{tenant}` the tenant in the
+ * form Prosody's domain verification compares (lowercase, as the web app
+ * sends it), falling back to JWT_SUBJECT_DEFAULT without a tenant.
+ */
+export function subjectFor(jwt: JwtConfig, tenant: string | undefined): string {
+  if (jwt.subject !== '{tenant}') return jwt.subject
+  return tenant === undefined ? jwt.subjectDefault : roomClaim(tenant)
+}
+
+/**
+ * The claims of a token for the room `room` (a path segment) in `tenant`.
+ * `now` in seconds. Every `context.user` value is a string (Prosody copies
+ * them into presence); `moderator` is only present when true.
+ */
+export function buildClaims(identity: Identity, jwt: JwtConfig, room: string, tenant: string | undefined, now: number): JWTPayload {
+  const user: Record<string, string> = { ...identity.user }
+  if (identity.moderator) user.moderator = 'true'
+  user.affiliation = identity.moderator ? 'owner' : 'member'
+  const context: Record<string, unknown> = { user }
+  if (Object.keys(identity.features).length > 0) {
+    context.features = Object.fromEntries(Object.entries(identity.features).map(([k, v]) => [k, v ? 'true' : 'false']))
+  }
+  if (identity.group !== undefined) context.group = identity.group
   return {
     iss: jwt.issuer,
     aud: jwt.audience,
-    sub: jwt.subject,
-    room,
+    sub: subjectFor(jwt, tenant),
+    room: jwt.roomClaim === '*' ? '*' : roomClaim(room),
     iat: now,
     nbf: now - NBF_SKEW_SECONDS,
     exp: now + jwt.ttlSeconds,
-    context: { user: { ...user } },
+    context,
   }
 }
 
@@ -64,15 +120,17 @@ export class TokenSigner {
     return new SignJWT(claims).setProtectedHeader(kid === undefined ? { alg, typ: 'JWT' } : { alg, typ: 'JWT', kid }).sign(key)
   }
 
-  async mint(user: UserFields, room: string, nowMs = Date.now()): Promise<string> {
-    return this.sign(buildClaims(user, this.#jwt, room, Math.floor(nowMs / 1000)))
+  /** A token for the room page `/<tenant>/<room>` (path segments). */
+  async mint(identity: Identity, room: string, tenant: string | undefined, nowMs = Date.now()): Promise<string> {
+    return this.sign(buildClaims(identity, this.#jwt, room, tenant, Math.floor(nowMs / 1000)))
   }
 
   /**
-   * True when `token` is one of ours, valid for `room` (Jitsi form) and alive
-   * for at least MIN_REMAINING_SECONDS more. Never throws.
+   * True when `token` is one of ours, valid for the room page `room` (a path
+   * segment) in `tenant`, and alive for at least MIN_REMAINING_SECONDS more.
+   * Never throws.
    */
-  async isUsableFor(token: string, room: string, nowMs = Date.now()): Promise<boolean> {
+  async isUsableFor(token: string, room: string, tenant: string | undefined, nowMs = Date.now()): Promise<boolean> {
     if (token.length > 8192) return false
     try {
       const { payload } = await jwtVerify(token, (header) => {
@@ -88,7 +146,8 @@ export class TokenSigner {
         requiredClaims: ['exp', 'room'],
       })
       const claimRoom = typeof payload.room === 'string' ? payload.room.toLowerCase() : undefined
-      if (claimRoom !== room && claimRoom !== '*') return false
+      if (claimRoom !== roomClaim(room) && claimRoom !== '*') return false
+      if (payload.sub !== subjectFor(this.#jwt, tenant)) return false
       return (payload.exp as number) - nowMs / 1000 >= MIN_REMAINING_SECONDS
     } catch {
       return false

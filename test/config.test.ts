@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ConfigError, loadConfig, parseListenAddress, VARIABLES, SECRET_VARIABLES, type Env } from '../src/config.js'
+import { ConfigError, loadConfig, parseListenAddress, splitTopLevel, VARIABLES, SECRET_VARIABLES, type Env } from '../src/config.js'
 
 const base: Env = {
   PUBLIC_URL: 'https://meet.example.com',
@@ -38,10 +38,19 @@ t.test('defaults', async (t) => {
   t.equal(a.oidc.allowHttp, false)
   t.same(
     { ...a.jwt },
-    { appId: 'my-app', alg: 'HS256', secret: 'app-secret', privateKeyFile: '', keyId: undefined, publicKeysDir: undefined, keyReloadSeconds: 30, issuer: 'my-app', audience: 'my-app', subject: '*', ttlSeconds: 300, idAttribute: 'sub', nameAttribute: 'name', mailAttribute: 'email' },
+    {
+      appId: 'my-app', alg: 'HS256', secret: 'app-secret', privateKeyFile: '', keyId: undefined, publicKeysDir: undefined, keyReloadSeconds: 30,
+      issuer: 'my-app', audience: 'my-app', subject: '*', subjectDefault: '*', roomClaim: 'room', ttlSeconds: 300,
+      idAttribute: 'sub', nameAttribute: 'name', mailAttribute: 'email', avatarAttribute: 'picture', group: undefined,
+    },
   )
   t.equal(a.cookie.secure, true)
   t.equal(a.cookie.sessionTtlSeconds, 28800)
+  t.equal(a.guestAccess, false)
+  t.equal(a.oidc.userinfo, false)
+  t.equal(a.oidc.postLogoutRedirectUri, 'https://meet.example.com/')
+  t.equal(a.roles.moderatorRule.source, 'false')
+  t.equal(a.roles.features.size, 0)
   t.ok(Object.isFrozen(c) && Object.isFrozen(a) && Object.isFrozen(a.jwt), 'frozen')
 })
 
@@ -77,6 +86,14 @@ t.test('bad values', async (t) => {
     ['secret and file', { JWT_APP_SECRET_FILE: '/x' }, /JWT_APP_SECRET: set either JWT_APP_SECRET or JWT_APP_SECRET_FILE, not both/],
     ['second cookie key short', { COOKIE_SECRET: `${'c'.repeat(32)},short` }, /COOKIE_SECRET: key 2 is 5 bytes/],
     ['JWT_SUBJECT blank', { JWT_SUBJECT: ' ' }, /JWT_SUBJECT: must not be empty/],
+    ['MODERATOR_RULE syntax', { MODERATOR_RULE: 'inGroup(' }, /MODERATOR_RULE: /],
+    ['unknown feature', { JWT_FEATURES: 'recording=true,teleport=true' }, /JWT_FEATURES: "teleport=true" is not feature=rule with a known feature \(recording, livestreaming, transcription, outbound-call, sip-outbound-call, create-polls, send-groupchat, file-upload, list-visitors, flip\)/],
+    ['feature without rule', { JWT_FEATURES: 'recording' }, /JWT_FEATURES: "recording" is not feature=rule/],
+    ['feature twice', { JWT_FEATURES: 'flip=true,flip=false' }, /JWT_FEATURES: flip is given twice/],
+    ['feature rule syntax', { JWT_FEATURES: "recording=inGroup('x'" }, /JWT_FEATURES \(recording\): /],
+    ['room claim', { JWT_ROOM_CLAIM: 'all' }, /JWT_ROOM_CLAIM: must be one of room, \*/],
+    ['JWT_GROUP claim without name', { JWT_GROUP: 'claim:' }, /JWT_GROUP: claim: needs a claim name/],
+    ['GUEST_ACCESS', { GUEST_ACCESS: 'sometimes' }, /GUEST_ACCESS: must be 1 or 0/],
   ]
   for (const [name, env, re] of cases) t.match(problems({ ...base, ...env }).join('\n'), re, name)
 })
@@ -134,6 +151,19 @@ t.test('public-key algorithms', async (t) => {
   for (const alg of ['ES256', 'PS256', 'EdDSA', 'none', 'rs256', 'HS1024']) {
     t.match(problems({ ...base, JWT_ALG: alg }).join('\n'), /JWT_ALG: must be one of HS256, HS384, HS512, RS256, RS384, RS512 \(what Jitsi's Prosody verifies: no ES\*, PS\*, EdDSA or none\)/, alg)
   }
+})
+
+t.test('roles and features', async (t) => {
+  const a = loadConfig({ ...base, MODERATOR_RULE: "inGroup('staff')", JWT_FEATURES: "recording=inGroup('a') || 'x' in ['y', 'z'], livestreaming=false , flip=1", JWT_GROUP: 'claim:org', JWT_SUBJECT: '{tenant}', JWT_SUBJECT_DEFAULT: 'meet.jitsi', JWT_ROOM_CLAIM: '*', GUEST_ACCESS: '1', OIDC_USERINFO: '1' }).auth!
+  t.same([...a.roles.features.keys()], ['recording', 'livestreaming', 'flip'])
+  t.equal(a.roles.features.get('recording')?.source, " inGroup('a') || 'x' in ['y', 'z']".slice(1))
+  t.same(a.jwt.group, { claim: 'org' })
+  t.same(loadConfig({ ...base, JWT_GROUP: 'acme' }).auth!.jwt.group, { value: 'acme' })
+  t.equal(a.jwt.roomClaim, '*')
+  t.equal(a.guestAccess, true)
+  t.equal(a.oidc.userinfo, true)
+  t.same(splitTopLevel("a=f(1, 2),b='x,y',c=[1,2]"), ['a=f(1, 2)', "b='x,y'", 'c=[1,2]'])
+  t.same(splitTopLevel(''), [])
 })
 
 t.test('parseListenAddress', async (t) => {

@@ -111,3 +111,47 @@ t.test('roomUrl always stays on the origin', async (t) => {
   t.equal(new URL(roomUrl(o, nameToSegment('/evil.example'), undefined, '')).origin, o)
   t.equal(jwtParam('jwt=a&jwt=b'), undefined, 'two tokens: neither is trusted')
 })
+
+t.test("Jitsi's {state}: room, tenant, overrides, desktop app", async (t) => {
+  const { parseJitsiState, overridesHash, segmentOf } = await import('../src/rooms.js')
+  t.same(parseJitsiState(JSON.stringify({ room: 'T%C3%A4st', roomSafe: 't%c3%a4st', tenant: 'acme', 'config.startWithAudioMuted': true, electron: true, refreshToken: 'SECRET' })),
+    { room: 'T%C3%A4st', tenant: 'acme', hash: 'config.startWithAudioMuted=true', electron: true })
+  t.same(parseJitsiState(JSON.stringify({ room: 'MyRoom' })), { room: 'MyRoom', tenant: undefined, hash: '', electron: false })
+  t.same(parseJitsiState(JSON.stringify({ room: 'Täst Raum', tenant: null })), { room: 'T%C3%A4st%20Raum', tenant: undefined, hash: '', electron: false }, 'unencoded names are encoded')
+  for (const bad of ['', 'not json', '[]', 'null', '"room"', JSON.stringify({}), JSON.stringify({ room: 5 }), JSON.stringify({ room: '//evil.example' }), JSON.stringify({ room: 'a/b' }),
+    JSON.stringify({ room: 'ok', tenant: '../x' }), JSON.stringify({ room: 'ok', tenant: 'a/b' }), JSON.stringify({ room: '()' }), `{"room":"${'x'.repeat(5000)}"}`]) {
+    t.equal(parseJitsiState(bad), undefined, bad.slice(0, 60))
+  }
+  t.equal(segmentOf('100%2541'), '100%2541', 'a room whose name holds a percent sign survives')
+  t.equal(segmentOf('%zz'), '%25zz', 'not decodable: taken literally')
+  t.equal(segmentOf(undefined), undefined)
+
+  const hash = overridesHash(Object.entries({
+    'config.startWithAudioMuted': 'true',
+    'config.prejoinConfig.enabled': false,
+    'interfaceConfig.SHOW_JITSI_WATERMARK': 'false',
+    'config.subject': '"Weekly sync"',
+    'config.defaultLanguage': '"de"',
+    'config.startBitrate': 800,
+    // hostile or useless: dropped
+    'config.websocket': '"wss://evil.example/xmpp"',
+    'config.bosh': '"//evil.example/http-bind"',
+    'config.hosts.domain': '"evil.example"',
+    'config.brandingDataUrl': '"https://evil.example"',
+    'config.analytics.scriptURLs': '["https://evil.example/x.js"]',
+    'config.__proto__.x': 'true',
+    'config.constructor': 'true',
+    'config.nested': '{"a":1}',
+    'config.list': '[1]',
+    'config.notJson': 'yes',
+    'config.link': '"javascript:alert(1)"',
+    'config.big': JSON.stringify('x'.repeat(300)),
+    'config.': 'true',
+    'other.key': 'true',
+    'config.a b': 'true',
+    room: 'x',
+    electron: true,
+  }))
+  t.equal(hash, 'config.startWithAudioMuted=true&config.prejoinConfig.enabled=false&interfaceConfig.SHOW_JITSI_WATERMARK=false&config.subject=%22Weekly%20sync%22&config.defaultLanguage=%22de%22&config.startBitrate=800')
+  t.equal(overridesHash(Array.from({ length: 100 }, (_, i) => [`config.k${i}`, true])).split('&').length, 32, 'bounded')
+})

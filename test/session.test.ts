@@ -3,14 +3,15 @@ import { CookieCodec, MAX_COOKIE_VALUE, TX_TTL_SECONDS, parseCookies } from '../
 
 const k1 = 'first-cookie-secret-0123456789abcdef'
 const k2 = 'second-cookie-secret-0123456789abcdef'
-const tx = { state: 's'.repeat(43), nonce: 'n', verifier: 'v', room: 'Täst', query: 'a=1' }
+const tx = { state: 's'.repeat(43), nonce: 'n', verifier: 'v', room: 'T%C3%A4st', query: 'a=1', hash: 'config.x=true', electron: false }
+const session = { identity: { user: { id: 'u', name: 'N' }, moderator: true, features: { recording: false }, group: 'g' }, sid: 'sid-1', idToken: 'a.b.c' }
 
 t.test('round trip, rotation and rejection', async (t) => {
   const codec = new CookieCodec([k1], true)
-  const v = await codec.sealSession({ user: { id: 'u', name: 'N' } }, 60)
-  t.same(await codec.openSession(v), { user: { id: 'u', name: 'N' } })
+  const v = await codec.sealSession(session, 60)
+  t.same(await codec.openSession(v), session)
   const rotated = new CookieCodec([k2, k1], true)
-  t.same(await rotated.openSession(v), { user: { id: 'u', name: 'N' } }, 'old key still decrypts after rotation')
+  t.same(await rotated.openSession(v), session, 'old key still decrypts after rotation')
   t.equal(await new CookieCodec([k2], true).openSession(v), undefined, 'rotated-out key no longer decrypts')
   t.equal(await new CookieCodec(['another-deployment-secret-0123456789'], true).openSession(v), undefined, 'another deployment')
   t.equal(await codec.openTransaction(v), undefined, 'a session is not a transaction')
@@ -24,10 +25,14 @@ t.test('round trip, rotation and rejection', async (t) => {
 t.test('tampering, truncation, expiry and junk', async (t) => {
   const codec = new CookieCodec([k1], false)
   const now = Date.now()
-  const v = await codec.sealSession({ user: { id: 'u' } }, 60, now)
+  const v = await codec.sealSession(session, 60, now)
+  // Flip the top bit of one base64url character at a time (low bits of a final character can be padding).
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
   for (let i = 0; i < v.length; i += 7) {
-    const flipped = v.slice(0, i) + (v[i] === 'A' ? 'B' : 'A') + v.slice(i + 1)
-    if (flipped !== v) t.equal(await codec.openSession(flipped), undefined, `flip at ${i}`)
+    const at = alphabet.indexOf(v[i]!)
+    if (at === -1) continue
+    const flipped = v.slice(0, i) + alphabet[at ^ 32] + v.slice(i + 1)
+    t.equal(await codec.openSession(flipped), undefined, `flip at ${i}`)
   }
   t.equal(await codec.openSession(v.slice(0, -5)), undefined, 'truncated')
   t.equal(await codec.openSession(v, now + 61_000), undefined, 'expired')
@@ -36,10 +41,25 @@ t.test('tampering, truncation, expiry and junk', async (t) => {
   t.equal(await codec.openSession(''), undefined)
   t.equal(await codec.openSession(undefined), undefined)
   t.equal(await codec.openSession('a.b.c.d.e'), undefined)
-  const noUser = await codec.seal('session', { user: null }, 60)
-  t.equal(await codec.openSession(noUser), undefined)
+  for (const bad of [{ sid: 's', identity: null }, { identity: session.identity }, { sid: 's', identity: { user: {}, moderator: 'yes', features: {} } }, { sid: 's', identity: { user: [], moderator: true, features: {} } }]) {
+    t.equal(await codec.openSession(await codec.seal('session', bad, 60)), undefined, JSON.stringify(bad))
+  }
+  const odd = await codec.openSession(await codec.seal('session', { sid: 's', identity: { user: { id: 1, name: 'n' }, moderator: false, features: { a: 'yes', b: true } } }, 60))
+  t.same(odd, { sid: 's', identity: { user: { name: 'n' }, moderator: false, features: { b: true } } }, 'only well-typed fields survive')
   const badTx = await codec.seal('tx', { state: 1 }, 60)
   t.equal(await codec.openTransaction(badTx), undefined)
+})
+
+t.test('logout anti-forgery values', async (t) => {
+  const codec = new CookieCodec([k1], true)
+  const v = codec.logoutToken('sid-1')
+  t.equal(v.length, 43)
+  t.equal(codec.checkLogoutToken('sid-1', v), true)
+  t.equal(codec.checkLogoutToken('sid-2', v), false, 'bound to the session')
+  t.equal(codec.checkLogoutToken('sid-1', null), false)
+  t.equal(codec.checkLogoutToken('sid-1', 'x'), false)
+  t.equal(new CookieCodec([k2, k1], true).checkLogoutToken('sid-1', v), true, 'survives key rotation')
+  t.equal(new CookieCodec([k2], true).checkLogoutToken('sid-1', v), false)
 })
 
 t.test('cookie names and attributes', async (t) => {

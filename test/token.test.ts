@@ -1,55 +1,91 @@
 import t from 'tap'
 import { decodeProtectedHeader, jwtVerify } from 'jose'
-import { loadConfig } from '../src/config.js'
+import { loadConfig, type Env } from '../src/config.js'
 import { KeyStore } from '../src/keys.js'
-import { NBF_SKEW_SECONDS, TokenSigner, buildClaims, userFromClaims } from '../src/token.js'
+import { NBF_SKEW_SECONDS, TokenSigner, buildClaims, identityFromClaims, subjectFor, userFromClaims } from '../src/token.js'
+import type { Identity } from '../src/session.js'
 
-const config = loadConfig({
+const env: Env = {
   PUBLIC_URL: 'https://meet.example.com', OIDC_ISSUER: 'https://idp.example.com', OIDC_CLIENT_ID: 'c', OIDC_CLIENT_SECRET: 's',
   JWT_APP_ID: 'my-app', JWT_APP_SECRET: 'a-shared-secret-of-enough-length!!', COOKIE_SECRET: 'x'.repeat(32),
   JWT_NAME_ATTRIBUTE: 'preferred_username',
-})
-const jwt = config.auth!.jwt
+}
+const auth = (more: Env = {}) => loadConfig({ ...env, ...more }).auth!
+const jwt = auth().jwt
+const alice: Identity = { user: { id: 'u1', name: 'Alice' }, moderator: false, features: {} }
 
 t.test('userFromClaims maps attributes and leaves out what is missing or not a string', async (t) => {
-  t.same(userFromClaims({ sub: 'u1', preferred_username: 'alice', email: 'a@x.org' }, jwt), { id: 'u1', name: 'alice', email: 'a@x.org' })
+  t.same(userFromClaims({ sub: 'u1', preferred_username: 'alice', email: 'a@x.org', picture: 'https://x/a.png' }, jwt), { id: 'u1', name: 'alice', email: 'a@x.org', avatar: 'https://x/a.png' })
   t.same(userFromClaims({ sub: 'u1', email: ['a@x.org'], preferred_username: '' }, jwt), { id: 'u1' })
   t.same(userFromClaims({ sub: 12345 }, jwt), { id: '12345' }, 'numbers become strings')
-  t.same(userFromClaims({ sub: { nested: true }, preferred_username: null }, jwt), {})
+  t.same(userFromClaims({ sub: { nested: true }, preferred_username: null, picture: 7.5 }, jwt), { avatar: '7.5' })
+  t.same(userFromClaims({ sub: 'u', avatar_url: 'https://a' }, auth({ JWT_AVATAR_ATTRIBUTE: 'avatar_url' }).jwt), { id: 'u', avatar: 'https://a' })
+})
+
+t.test('identityFromClaims: moderator, features, group', async (t) => {
+  const a = auth({ MODERATOR_RULE: "inGroup('staff')", JWT_FEATURES: "recording=inGroup('staff'), livestreaming=false,transcription=email.endsWith('@x.org'),outbound-call=1", JWT_GROUP: 'claim:org' })
+  const errors: string[] = []
+  const staff = identityFromClaims({ sub: 's', groups: ['staff'], org: 'acme', email: 'a@x.org' }, a.jwt, a.roles, (r, e) => errors.push(`${r.source}: ${e.message}`))
+  t.same(staff, { user: { id: 's', email: 'a@x.org' }, moderator: true, features: { recording: true, livestreaming: false, transcription: true, 'outbound-call': true }, group: 'acme' })
+  const member = identityFromClaims({ sub: 'm', groups: ['users'] }, a.jwt, a.roles, (r, e) => errors.push(`${r.source}: ${e.message}`))
+  t.same(member, { user: { id: 'm' }, moderator: false, features: { recording: false, livestreaming: false, transcription: false, 'outbound-call': true } }, 'no org claim: no group')
+  t.match(errors.join('\n'), /email\.endsWith/, 'a rule reading a missing claim is false, and reported')
+  const constant = auth({ JWT_GROUP: 'tenant-a' })
+  t.equal(identityFromClaims({ sub: 'x' }, constant.jwt, constant.roles).group, 'tenant-a')
+  t.same(identityFromClaims({ sub: 'x' }, a.jwt, auth().roles).features, {}, 'no JWT_FEATURES: no features')
 })
 
 t.test('buildClaims follows what Prosody checks', async (t) => {
-  const c = buildClaims({ id: 'u1', name: 'Alice' }, jwt, 't%c3%a4st', 1_700_000_000)
+  const c = buildClaims(alice, jwt, 'T%C3%A4st', undefined, 1_700_000_000)
   t.same(c, {
     iss: 'my-app', aud: 'my-app', sub: '*', room: 't%c3%a4st',
     iat: 1_700_000_000, nbf: 1_700_000_000 - NBF_SKEW_SECONDS, exp: 1_700_000_300,
-    context: { user: { id: 'u1', name: 'Alice' } },
+    context: { user: { id: 'u1', name: 'Alice', affiliation: 'member' } },
   })
   t.type(c.aud, 'string', 'aud is a string, never an array')
+  const mod = buildClaims({ ...alice, moderator: true, features: { recording: true, flip: false }, group: 'g' }, jwt, 'R', undefined, 0)
+  t.same(mod.context, { user: { id: 'u1', name: 'Alice', moderator: 'true', affiliation: 'owner' }, features: { recording: 'true', flip: 'false' }, group: 'g' })
+  t.equal(buildClaims(alice, auth({ JWT_ROOM_CLAIM: '*' }).jwt, 'R', undefined, 0).room, '*')
+})
+
+t.test('sub from the tenant', async (t) => {
+  const a = auth({ JWT_SUBJECT: '{tenant}', JWT_SUBJECT_DEFAULT: 'meet.jitsi' })
+  t.equal(subjectFor(a.jwt, 'Acme'), 'acme')
+  t.equal(subjectFor(a.jwt, 'T%C3%A4nant'), 't%c3%a4nant')
+  t.equal(subjectFor(a.jwt, undefined), 'meet.jitsi')
+  t.equal(subjectFor(jwt, 'acme'), '*')
+  t.equal(buildClaims(alice, a.jwt, 'Room', 'Acme', 0).sub, 'acme')
 })
 
 t.test('sign and verify', async (t) => {
   const signer = new TokenSigner(await KeyStore.load(jwt), jwt)
   const now = Date.now()
-  const token = await signer.mint({ id: 'u1' }, 'myroom', now)
+  const token = await signer.mint(alice, 'MyRoom', undefined, now)
   t.same(decodeProtectedHeader(token), { alg: 'HS256', typ: 'JWT' })
   // Verify the way Prosody does: shared secret, exact iss/aud.
   const { payload } = await jwtVerify(token, new TextEncoder().encode(jwt.secret), { issuer: 'my-app', audience: 'my-app', algorithms: ['HS256'] })
   t.equal(payload.room, 'myroom')
   t.equal(payload.sub, '*')
 
-  t.equal(await signer.isUsableFor(token, 'myroom', now), true)
-  t.equal(await signer.isUsableFor(token, 'other', now), false, 'other room')
-  t.equal(await signer.isUsableFor(token, 'myroom', now + 295_000), false, 'about to expire')
-  t.equal(await signer.isUsableFor(token, 'myroom', now + 400_000), false, 'expired')
-  t.equal(await signer.isUsableFor(`${token}x`, 'myroom', now), false, 'bad signature')
-  t.equal(await signer.isUsableFor('garbage', 'myroom', now), false)
-  t.equal(await signer.isUsableFor('x'.repeat(9000), 'myroom', now), false)
-  const wildcard = await signer.mint({ id: 'u1' }, '*', now)
-  t.equal(await signer.isUsableFor(wildcard, 'anything', now), true, 'room * fits every room')
+  t.equal(await signer.isUsableFor(token, 'MyRoom', undefined, now), true)
+  t.equal(await signer.isUsableFor(token, 'myroom', undefined, now), true, 'same room, other case')
+  t.equal(await signer.isUsableFor(token, 'Other', undefined, now), false, 'other room')
+  t.equal(await signer.isUsableFor(token, 'MyRoom', undefined, now + 295_000), false, 'about to expire')
+  t.equal(await signer.isUsableFor(token, 'MyRoom', undefined, now + 400_000), false, 'expired')
+  t.equal(await signer.isUsableFor(`${token}x`, 'MyRoom', undefined, now), false, 'bad signature')
+  t.equal(await signer.isUsableFor('garbage', 'MyRoom', undefined, now), false)
+  t.equal(await signer.isUsableFor('x'.repeat(9000), 'MyRoom', undefined, now), false)
+  const wild = auth({ JWT_ROOM_CLAIM: '*' }).jwt
+  const wildcard = await new TokenSigner(await KeyStore.load(wild), wild).mint(alice, 'x', undefined, now)
+  t.equal(await signer.isUsableFor(wildcard, 'anything', undefined, now), true, 'room * fits every room')
   const other = new TokenSigner(await KeyStore.load({ ...jwt, secret: 'another-secret-another-secret-xx' }), jwt)
-  t.equal(await signer.isUsableFor(await other.mint({}, 'myroom', now), 'myroom', now), false, 'another key')
+  t.equal(await signer.isUsableFor(await other.mint(alice, 'MyRoom', undefined, now), 'MyRoom', undefined, now), false, 'another key')
   const hs512 = new TokenSigner(await KeyStore.load({ ...jwt, alg: 'HS512' }), { ...jwt, alg: 'HS512' })
-  t.same(decodeProtectedHeader(await hs512.mint({}, 'r')), { alg: 'HS512', typ: 'JWT' })
-  t.equal(await signer.isUsableFor(await hs512.mint({}, 'myroom', now), 'myroom', now), false, 'algorithm pinned')
+  t.same(decodeProtectedHeader(await hs512.mint(alice, 'r', undefined)), { alg: 'HS512', typ: 'JWT' })
+  t.equal(await signer.isUsableFor(await hs512.mint(alice, 'MyRoom', undefined, now), 'MyRoom', undefined, now), false, 'algorithm pinned')
+  const tj = auth({ JWT_SUBJECT: '{tenant}' }).jwt
+  const tenantSigner = new TokenSigner(await KeyStore.load(tj), tj)
+  const acme = await tenantSigner.mint(alice, 'Room', 'acme', now)
+  t.equal(await tenantSigner.isUsableFor(acme, 'Room', 'acme', now), true)
+  t.equal(await tenantSigner.isUsableFor(acme, 'Room', 'other', now), false, 'a token for another tenant is not reused')
 })

@@ -19,6 +19,10 @@ export const DEMO_ACCOUNTS: Readonly<Record<string, DemoAccount>> = Object.freez
     password: 'alice',
     claims: { name: 'Alice Example', email: 'alice@example.org', email_verified: true, groups: ['jitsi-users', 'staff'], picture: 'https://example.org/alice.png' },
   },
+  carol: {
+    password: 'carol',
+    claims: { name: 'Carol Example', email: 'carol@example.org', email_verified: true, groups: ['jitsi-users'], org: 'acme' },
+  },
   bob: {
     password: 'bob',
     claims: { name: 'Bob Example', email: 'bob@example.org', email_verified: true, groups: ['other'] },
@@ -53,7 +57,7 @@ function loginPage(uid: string, error?: string): string {
 <title>Demo identity provider: sign in</title>
 <style>body{font:16px system-ui,sans-serif;background:#eef1f5;margin:0}main{max-width:22rem;margin:10vh auto;background:#fff;padding:2rem;border-radius:8px}
 label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.5rem;box-sizing:border-box}button{margin-top:1.2rem;padding:.6rem 1.2rem}.e{color:#b00020}</style>
-</head><body><main><h1>Demo identity provider</h1><p>Sign in as <b>alice</b> / <b>alice</b> (allowed) or <b>bob</b> / <b>bob</b> (denied by the demo rule).</p>
+</head><body><main><h1>Demo identity provider</h1><p>Sign in as <b>alice</b> / <b>alice</b> (allowed, moderator), <b>carol</b> / <b>carol</b> (allowed) or <b>bob</b> / <b>bob</b> (denied by the demo rule).</p>
 ${error ? `<p class="e">${escape(error)}</p>` : ''}
 <form method="post" action="/interaction/${escape(uid)}/login">
 <label for="login">Username</label><input id="login" name="login" autocomplete="username" autofocus>
@@ -98,7 +102,7 @@ export async function startIdp(opts: IdpOptions): Promise<Idp> {
     },
     claims: {
       openid: ['sub'],
-      profile: ['name', 'picture', 'preferred_username'],
+      profile: ['name', 'picture', 'preferred_username', 'org'],
       email: ['email', 'email_verified'],
       groups: ['groups'],
     },

@@ -13,7 +13,7 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<voi
   const port = Number(env.DEMO_PORT ?? 8080)
   const publicUrl = `http://localhost:${port}`
   const clientSecret = randomBytes(24).toString('base64url')
-  const idp = await startIdp({ host: 'localhost', port: Number(env.DEMO_IDP_PORT ?? port + 1), clientId: 'jitsi', clientSecret, redirectUris: [`${publicUrl}/jitsi/callback`], postLogoutRedirectUris: [publicUrl] })
+  const idp = await startIdp({ host: 'localhost', port: Number(env.DEMO_IDP_PORT ?? port + 1), clientId: 'jitsi', clientSecret, redirectUris: [`${publicUrl}/jitsi/callback`], postLogoutRedirectUris: [`${publicUrl}/`] })
   const jitsi = await startStandIn()
   const config = loadConfig({
     PUBLIC_URL: publicUrl,
@@ -25,6 +25,8 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<voi
     OIDC_CLIENT_SECRET: clientSecret,
     OIDC_SCOPES: 'openid profile email groups',
     USE_RULE: "inGroup('jitsi-users')",
+    MODERATOR_RULE: "inGroup('staff')",
+    JWT_FEATURES: "recording=inGroup('staff'),livestreaming=inGroup('staff')",
     JWT_APP_ID: 'demo-app',
     JWT_APP_SECRET: randomBytes(32).toString('base64url'),
     COOKIE_SECRET: randomBytes(32).toString('base64url'),
@@ -35,9 +37,10 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<voi
 jitsi-oidc-sidecar demo is running.
 
   Open ${publicUrl}/MyRoom in a browser and sign in.
-  Demo accounts (rule: inGroup('jitsi-users')):
+  Demo accounts (USE_RULE inGroup('jitsi-users'), MODERATOR_RULE inGroup('staff')):
 ${accounts}
   Identity provider: ${idp.issuer}   stand-in jitsi-web: ${jitsi.url}
+  Sign out: ${publicUrl}/jitsi/logout
 
 Press Ctrl+C to stop.
 `)

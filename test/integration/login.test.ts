@@ -88,11 +88,12 @@ t.test('an allowed account signs in and lands in the room with a valid token', a
 
   t.test('a token of ours that expired, or was for another room, is replaced', async (t) => {
     const signer = new TokenSigner(await KeyStore.load(stack.config.auth!.jwt), stack.config.auth!.jwt)
-    const old = await signer.mint({ id: 'alice' }, 'myroom', Date.now() - 3_600_000)
+    const who = { user: { id: 'alice' }, moderator: false, features: {} }
+    const old = await signer.mint(who, 'MyRoom', undefined, Date.now() - 3_600_000)
     const r1 = await b.fetch(`${stack.url}/MyRoom?jwt=${old}`)
     t.equal(r1.status, 302)
     t.not(jwtOf(r1.location), old)
-    const other = await signer.mint({ id: 'alice' }, 'otherroom')
+    const other = await signer.mint(who, 'OtherRoom', undefined)
     const r2 = await b.fetch(`${stack.url}/MyRoom?jwt=${other}`)
     t.equal(r2.status, 302)
     t.equal((await verify(jwtOf(r2.location))).room, 'myroom')

@@ -176,7 +176,7 @@ t.test('upstream down: 502 page, the sidecar stays up, and recovers when it retu
   const html = await r.body.text()
   t.match(html, /The meeting service is unavailable/)
   t.match(html, /Request id: <code>[0-9a-f-]{36}<\/code>/)
-  t.match(s.logs.join('\n'), /"event":"upstream_error".*"code":"UPSTREAM_UNAVAILABLE"/)
+  t.match(s.logs.join('\n'), /"level":"error".*"code":"UPSTREAM_UNAVAILABLE".*"detail":"upstream unavailable: ECONNREFUSED"/)
   await t.rejects(wsOpen(`${s.url.replace('http', 'ws')}/xmpp-websocket`), /unexpected 502/, 'WebSocket gets a 502 status line')
   const back = await startUpstream(port)
   t.teardown(() => back.close())

@@ -1,0 +1,38 @@
+/**
+ * The ASAP key server (`asap/<hex sha256(kid)>.pem`, fetched by Prosody) and
+ * the JWKS (`jwks.json`). Public and unauthenticated; absent (404) with a
+ * shared secret, so no key material is ever exposed.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { JwtConfig } from './config.js'
+import { isRsa, type KeyStore } from './keys.js'
+import type { Replies } from './reply.js'
+
+/** Prosody's key file name: lowercase hex SHA-256 of the kid, `.pem`. */
+const ASAP_FILE = /^([0-9a-f]{64})\.pem$/
+
+/** `file` is the name under `asap/`, or undefined for the JWKS. */
+export function servePublicKeys(req: IncomingMessage, res: ServerResponse, file: string | undefined, jwt: JwtConfig, keys: KeyStore, replies: Replies): void {
+  if (!isRsa(jwt.alg)) return replies.page(req, res, 'NOT_FOUND')
+  if (req.method !== 'GET' && req.method !== 'HEAD') return replies.page(req, res, 'METHOD_NOT_ALLOWED', { allow: 'GET, HEAD' })
+  let body: string
+  let type: string
+  if (file === undefined) {
+    body = keys.jwksJson
+    type = 'application/jwk-set+json'
+  } else {
+    const m = ASAP_FILE.exec(file)
+    const key = m ? keys.byKidHash(m[1] as string) : undefined
+    if (!key) return replies.page(req, res, 'NOT_FOUND')
+    body = key.pem
+    type = 'application/x-pem-file'
+  }
+  res.writeHead(200, {
+    'content-type': type,
+    'content-length': String(Buffer.byteLength(body)),
+    // A kid never changes its key, but the set of keys does: cache briefly.
+    'cache-control': 'public, max-age=300',
+    'x-content-type-options': 'nosniff',
+  })
+  res.end(req.method === 'HEAD' ? undefined : body)
+}

@@ -1,0 +1,192 @@
+/**
+ * Jitsi roles and rooms against a real oidc-provider: moderators, features,
+ * avatars, groups, userinfo-only claims, tenants and Unicode rooms, Jitsi's
+ * {state} round trip, the desktop app, guests, and logout.
+ */
+import t from 'tap'
+import { jwtVerify, type JWTPayload } from 'jose'
+import { request } from 'undici'
+import { Browser } from '../fixtures/client.js'
+import { APP_SECRET, startStack, type Stack, type StackOptions } from '../fixtures/stack.js'
+
+const secret = new TextEncoder().encode(APP_SECRET)
+const verify = async (token: string): Promise<JWTPayload> => (await jwtVerify(token, secret, { issuer: 'test-app', audience: 'test-app' })).payload
+const jwtOf = (location: string | undefined) => new URL(location!.replace(/^jitsi-meet:/, 'https:')).searchParams.get('jwt')!
+
+async function stackWith(t: { teardown(fn: () => unknown): void }, opts: StackOptions): Promise<Stack> {
+  const s = await startStack(opts)
+  t.teardown(() => s.close())
+  return s
+}
+
+/** Signs in from `path` as `login`; returns the final answer of the callback. */
+async function signIn(stack: Stack, b: Browser, path: string, login: string) {
+  const start = await b.fetch(`${stack.url}${path}`)
+  if (new URL(start.location!).origin !== stack.idp.issuer) throw new Error(`not sent to the IdP: ${start.status} ${start.location}`)
+  return b.fetch(await b.signInAtIdp(start.location!, login))
+}
+
+const rolesEnv = {
+  MODERATOR_RULE: "inGroup('staff')",
+  JWT_FEATURES: "recording=inGroup('staff'),livestreaming=false,create-polls=true",
+  JWT_GROUP: 'claim:org',
+}
+
+t.test('moderator, member and denied accounts get exactly their claims', async (t) => {
+  const stack = await stackWith(t, { env: rolesEnv })
+  const alice = await verify(jwtOf((await signIn(stack, new Browser(), '/MyRoom', 'alice')).location))
+  t.same(alice.context, {
+    user: { id: 'alice', name: 'Alice Example', email: 'alice@example.org', avatar: 'https://example.org/alice.png', moderator: 'true', affiliation: 'owner' },
+    features: { recording: 'true', livestreaming: 'false', 'create-polls': 'true' },
+  }, 'alice: moderator, recording, no org claim so no group')
+  const carol = await verify(jwtOf((await signIn(stack, new Browser(), '/MyRoom', 'carol')).location))
+  t.same(carol.context, {
+    user: { id: 'carol', name: 'Carol Example', email: 'carol@example.org', affiliation: 'member' },
+    features: { recording: 'false', livestreaming: 'false', 'create-polls': 'true' },
+    group: 'acme',
+  }, 'carol: member, no moderator field, group from her org claim')
+  const bob = await signIn(stack, new Browser(), '/MyRoom', 'bob')
+  t.equal(bob.status, 403)
+  t.match(stack.logs.join('\n'), /"event":"login_succeeded".*"user":"alice".*"moderator":true/)
+})
+
+t.test('claims only in userinfo: used with OIDC_USERINFO=1', async (t) => {
+  const without = await stackWith(t, { idp: { claimsInIdToken: false } })
+  t.equal((await signIn(without, new Browser(), '/MyRoom', 'alice')).status, 403, 'no groups in the ID token: the rule fails closed')
+  const withInfo = await stackWith(t, { idp: { claimsInIdToken: false }, env: { OIDC_USERINFO: '1', ...rolesEnv } })
+  const done = await signIn(withInfo, new Browser(), '/MyRoom', 'alice')
+  t.equal(done.status, 302)
+  t.match((await verify(jwtOf(done.location))).context, { user: { id: 'alice', name: 'Alice Example', moderator: 'true' } })
+})
+
+t.test('tenants and Unicode rooms end to end', async (t) => {
+  const stack = await stackWith(t, { env: { JWT_SUBJECT: '{tenant}', JWT_SUBJECT_DEFAULT: 'meet.jitsi' } })
+  const b = new Browser()
+  const done = await signIn(stack, b, '/Acme/T%C3%A4st%20Raum?lang=de', 'alice')
+  const url = new URL(done.location!)
+  t.equal(url.origin + url.pathname, `${stack.url}/Acme/T%C3%A4st%20Raum`, 'back on the same tenant path')
+  t.match(await verify(jwtOf(done.location)), { room: 't%c3%a4st%20raum', sub: 'acme' })
+  const room = await b.fetch(done.location!)
+  t.equal(room.status, 200, 'the token is accepted for that room (no loop)')
+  const plain = await b.fetch(`${stack.url}/%C3%9Cn%C3%AFc%C3%B8d%C3%A9`)
+  t.match(await verify(jwtOf(plain.location)), { room: '%c3%bcn%c3%afc%c3%b8d%c3%a9', sub: 'meet.jitsi' })
+  const parens = await b.fetch(`${stack.url}/Room(1)`)
+  t.equal((await verify(jwtOf(parens.location))).room, 'room1', 'the web app drops ( ) and so does the claim')
+  t.equal((await b.fetch(parens.location!)).status, 200)
+})
+
+t.test('JWT_ROOM_CLAIM=* gives one token for every room', async (t) => {
+  const stack = await stackWith(t, { env: { JWT_ROOM_CLAIM: '*' } })
+  const b = new Browser()
+  const token = jwtOf((await signIn(stack, b, '/RoomA', 'alice')).location)
+  t.equal((await verify(token)).room, '*')
+  t.equal((await b.fetch(`${stack.url}/RoomB?jwt=${token}`)).status, 200, 'the same token opens another room')
+})
+
+t.test("Jitsi's {state} round trip keeps harmless overrides and drops hostile ones", async (t) => {
+  const stack = await stackWith(t, {})
+  const state = JSON.stringify({
+    room: 'T%C3%A4st', roomSafe: 't%c3%a4st', tenant: 'acme', refreshToken: 'NOT-A-SECRET-WE-KEEP',
+    'config.startWithAudioMuted': true, 'config.prejoinConfig.enabled': false, 'interfaceConfig.SHOW_JITSI_WATERMARK': 'false',
+    'config.websocket': '"wss://evil.example/xmpp-websocket"', 'config.hosts.domain': '"evil.example"', 'config.nested': '{"a":1}',
+  })
+  const b = new Browser()
+  const start = await b.fetch(`${stack.url}/jitsi/login?state=${encodeURIComponent(state)}`)
+  t.equal(new URL(start.location!).origin, stack.idp.issuer)
+  const done = await b.fetch(await b.signInAtIdp(start.location!, 'alice'))
+  const url = new URL(done.location!)
+  t.equal(url.origin + url.pathname, `${stack.url}/acme/T%C3%A4st`)
+  t.equal(url.hash, '#config.startWithAudioMuted=true&config.prejoinConfig.enabled=false&interfaceConfig.SHOW_JITSI_WATERMARK=false')
+  t.equal((await verify(jwtOf(done.location))).room, 't%c3%a4st')
+  t.notMatch(stack.logs.join('\n'), /NOT-A-SECRET-WE-KEEP/)
+  const again = await b.fetch(`${stack.url}/jitsi/login?state=${encodeURIComponent(JSON.stringify({ room: 'Other', 'config.startWithVideoMuted': true }))}`)
+  t.match(again.location, new RegExp(`^${stack.url}/Other\\?jwt=[^#]+#config\\.startWithVideoMuted=true$`), 'with a session: straight back, overrides kept')
+  for (const bad of ['{', JSON.stringify({ room: '//evil.example' }), JSON.stringify({ tenant: 'x' })]) {
+    t.equal((await b.fetch(`${stack.url}/jitsi/login?state=${encodeURIComponent(bad)}`)).status, 400, bad)
+  }
+})
+
+t.test('the desktop app gets its jitsi-meet:// link', async (t) => {
+  const stack = await stackWith(t, {})
+  const b = new Browser()
+  const start = await b.fetch(`${stack.url}/jitsi/login?state=${encodeURIComponent(JSON.stringify({ room: 'MyRoom', electron: true }))}`)
+  const done = await b.fetch(await b.signInAtIdp(start.location!, 'alice'))
+  t.equal(done.status, 200)
+  t.match(done.body, /Continue in the Jitsi Meet app/)
+  const link = /href="(jitsi-meet:\/\/[^"]+)"/.exec(done.body)?.[1]?.replace(/&#38;/g, '&')
+  t.match(link, new RegExp(`^jitsi-meet://127\\.0\\.0\\.1:\\d+/MyRoom\\?jwt=`))
+  t.equal((await verify(jwtOf(link))).room, 'myroom')
+  t.match(done.setCookies.join('\n'), /jos_session=/)
+  t.equal(done.headers['cache-control'], 'no-store')
+})
+
+t.test('GUEST_ACCESS=1: guests pass, hosts still sign in', async (t) => {
+  const stack = await stackWith(t, { env: { GUEST_ACCESS: '1' } })
+  const b = new Browser()
+  const guest = await b.fetch(`${stack.url}/MyRoom`)
+  t.equal(guest.status, 200)
+  t.equal(guest.headers['x-upstream'], 'yes', 'a room load without a session goes to jitsi-web untouched')
+  const start = await b.fetch(`${stack.url}/jitsi/login?room=MyRoom`)
+  const done = await b.fetch(await b.signInAtIdp(start.location!, 'alice'))
+  t.equal((await verify(jwtOf(done.location))).room, 'myroom')
+  const host = await b.fetch(`${stack.url}/Other`)
+  t.equal(host.status, 302, 'with a session, room loads get a token')
+})
+
+t.test('logout: confirmation, anti-forgery, RP-initiated logout at the IdP', async (t) => {
+  const stack = await stackWith(t, {})
+  const b = new Browser()
+  await signIn(stack, b, '/MyRoom', 'alice')
+  t.ok(b.cookies(stack.url).has('jos_session'))
+
+  const confirm = await b.fetch(`${stack.url}/jitsi/logout`)
+  t.equal(confirm.status, 200)
+  t.match(confirm.body, /Sign out\?/)
+  const csrf = /name="csrf" value="([^"]+)"/.exec(confirm.body)?.[1]
+  t.ok(csrf, 'the form carries the anti-forgery value')
+  t.ok(b.cookies(stack.url).has('jos_session'), 'a plain GET signs nobody out')
+
+  const evil = await b.fetch(`${stack.url}/jitsi/logout`, { method: 'POST', headers: { origin: 'https://evil.example', 'content-type': 'application/x-www-form-urlencoded' }, body: '' })
+  t.equal(evil.status, 403)
+  t.match(evil.body, /Sign-out refused/)
+  t.ok(b.cookies(stack.url).has('jos_session'), 'a cross-site POST signs nobody out')
+  const forged = await b.fetch(`${stack.url}/jitsi/logout?csrf=${'A'.repeat(43)}`)
+  t.equal(forged.status, 200)
+  t.match(forged.body, /Sign out\?/, 'a wrong anti-forgery value only gets the confirmation')
+
+  const out = await b.fetch(`${stack.url}/jitsi/logout`, { method: 'POST', headers: { origin: stack.url, 'content-type': 'application/x-www-form-urlencoded' }, body: `csrf=${csrf}` })
+  t.equal(out.status, 302)
+  const end = new URL(out.location!)
+  t.equal(end.origin, stack.idp.issuer, 'on to the IdP’s end_session_endpoint')
+  t.equal(end.searchParams.get('post_logout_redirect_uri'), `${stack.url}/`)
+  t.ok(end.searchParams.get('id_token_hint'))
+  t.notOk(b.cookies(stack.url).has('jos_session'), 'session cleared')
+  const idpPage = await b.fetch(out.location!)
+  t.equal(idpPage.status, 200, 'the IdP accepts the logout request (registered post-logout URI, valid hint)')
+  t.match(stack.logs.join('\n'), /"event":"logout","user":"alice"/)
+  const after = await b.fetch(`${stack.url}/MyRoom`)
+  t.equal(new URL(after.location!).origin, stack.idp.issuer, 'signed out: the next room load signs in again')
+
+  const b2 = new Browser()
+  await signIn(stack, b2, '/MyRoom', 'alice')
+  const form = await b2.fetch(`${stack.url}/jitsi/logout`)
+  const token = /name="csrf" value="([^"]+)"/.exec(form.body)![1]
+  const viaGet = await b2.fetch(`${stack.url}/jitsi/logout?csrf=${token}`)
+  t.equal(viaGet.status, 302, 'a GET with the anti-forgery value signs out')
+  const none = await new Browser().fetch(`${stack.url}/jitsi/logout`)
+  t.match(none.body, /Signed out/, 'without a session: already signed out')
+  const put = await b2.fetch(`${stack.url}/jitsi/logout`, { method: 'PUT' })
+  t.equal(put.status, 405)
+})
+
+t.test('logout without an IdP end_session_endpoint lands on the signed-out page', async (t) => {
+  const stack = await stackWith(t, { idp: { extra: { features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: false } } } } })
+  const b = new Browser()
+  await signIn(stack, b, '/MyRoom', 'alice')
+  const r = await b.fetch(`${stack.url}/jitsi/logout`, { method: 'POST', headers: { origin: stack.url } })
+  t.equal(r.status, 200)
+  t.match(r.body, /Signed out/)
+  t.match(r.setCookies.join('\n'), /jos_session=; Max-Age=0/)
+  const res = await request(`${stack.url}/jitsi/logout`, { method: 'POST' })
+  t.match(await res.body.text(), /Signed out/, 'no session: nothing to refuse')
+})
