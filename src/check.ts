@@ -67,6 +67,10 @@ export async function verifyLikeProsody(token: string, check: ProsodyCheck): Pro
 export interface CheckOptions {
   /** Base URL of a running sidecar (e.g. its Service) whose key server to test. */
   readonly url?: string | undefined
+  /** JWT_ASAP_KEYSERVER exactly as Jitsi has it (instead of url + PATH_PREFIX + asap). */
+  readonly keyserver?: string | undefined
+  /** Kids that must be published too (e.g. the next key, before a rotation). */
+  readonly kids?: readonly string[] | undefined
 }
 
 export interface CheckIo {
@@ -129,14 +133,24 @@ export async function runCheck(opts: CheckOptions, io: CheckIo): Promise<number>
     step(false, 'token', (err as Error).message)
   }
 
-  if (opts.url !== undefined) {
-    const keyserver = `${opts.url.replace(/\/+$/, '')}${auth.pathPrefix}asap`
+  if (opts.url !== undefined || opts.keyserver !== undefined) {
+    const keyserver = opts.keyserver ?? `${(opts.url as string).replace(/\/+$/, '')}${auth.pathPrefix}asap`
     if (isRsa(auth.jwt.alg)) {
       try {
         await verifyLikeProsody(token, { ...base, keyserver })
         step(true, 'key server', `${keyserver} serves the key; the sample token verifies with it`)
       } catch (err) {
         step(false, 'key server', `${(err as Error).message} (is the sidecar running with this configuration?)`)
+      }
+      for (const kid of opts.kids ?? []) {
+        const url = `${keyserver}/${kidHash(kid)}.pem`
+        try {
+          const { status, body } = await fetchText(url)
+          const ok = status === 200 && body.includes('-----BEGIN PUBLIC KEY-----')
+          step(ok, `key ${kid}`, ok ? `published at ${url}` : `not published (${url} answered ${status})`)
+        } catch (err) {
+          step(false, `key ${kid}`, `cannot reach ${url}: ${(err as Error).message}`)
+        }
       }
     } else {
       try {

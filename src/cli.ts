@@ -20,8 +20,10 @@ const USAGE = `usage: jitsi-oidc-sidecar <command>
                         write a new RSA signing key (mode 0600); print its kid and public key
   jitsi-env [--show-secrets] [--keyserver-url URL]
                         print the docker-jitsi-meet variables for the Jitsi side
-  check [--url URL]     validate the configuration, reach the identity provider, sign and verify
-                        a token as Prosody would (with --url: through a running sidecar's key server)
+  check [--url URL | --keyserver URL] [--kid KID ...]
+                        validate the configuration, reach the identity provider, sign and verify
+                        a token as Prosody would (with --url: through a running sidecar's key server;
+                        --keyserver: JWT_ASAP_KEYSERVER exactly as Jitsi has it; --kid: also published)
 `
 
 function fail(message: string, status = 2): never {
@@ -73,16 +75,18 @@ async function main(argv: string[]): Promise<void> {
     case 'jitsi-env': {
       const { values } = parseArgs({ args, options: { 'show-secrets': { type: 'boolean', default: false }, 'keyserver-url': { type: 'string' } } })
       const config = configOrExit()
+      const base = values['keyserver-url']
+      if (base !== undefined && !/^https?:\/\/[^/\s]+/.test(base)) fail(`jitsi-env: --keyserver-url must be an http(s) URL, got ${JSON.stringify(base)}`)
       try {
-        process.stdout.write(jitsiEnv(config, { showSecrets: values['show-secrets'], keyserverBase: values['keyserver-url'] }))
+        process.stdout.write(jitsiEnv(config, { showSecrets: values['show-secrets'], keyserverBase: base }))
       } catch (err) {
         fail(`jitsi-env: ${(err as Error).message}`, 1)
       }
       return
     }
     case 'check': {
-      const { values } = parseArgs({ args, options: { url: { type: 'string' } } })
-      process.exitCode = await runCheck({ url: values.url }, { env: process.env, out: (line) => process.stdout.write(`${line}\n`) })
+      const { values } = parseArgs({ args, options: { url: { type: 'string' }, keyserver: { type: 'string' }, kid: { type: 'string', multiple: true } } })
+      process.exitCode = await runCheck({ url: values.url, keyserver: values.keyserver, kids: values.kid }, { env: process.env, out: (line) => process.stdout.write(`${line}\n`) })
       return
     }
     case 'demo': {

@@ -3,7 +3,7 @@
  * Every problem is collected and reported together, each naming its variable.
  * Secrets may also come from files (`NAME_FILE`), as Kubernetes mounts them.
  */
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { KID_PATTERN, parsePrivateKey } from './keys.js'
 import { compileRule, type Rule } from './rule.js'
 
@@ -211,6 +211,15 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
     const keyId = rsa ? r.optional('JWT_KEY_ID') : undefined
     if (keyId !== undefined && !KID_PATTERN.test(keyId)) problems.push(`JWT_KEY_ID: letters, digits, . _ ~ - only, at most 128, got ${JSON.stringify(keyId)}`)
     const publicKeysDir = rsa ? r.optional('JWT_PUBLIC_KEYS_DIR') : undefined
+    if (publicKeysDir !== undefined) {
+      let isDir = false
+      try {
+        isDir = statSync(publicKeysDir).isDirectory()
+      } catch {
+        // reported below
+      }
+      if (!isDir) problems.push(`JWT_PUBLIC_KEYS_DIR: ${publicKeysDir} is not a readable folder`)
+    }
     const keyReloadSeconds = r.int('JWT_KEY_RELOAD_SECONDS', 30, 0, 3600)
     const cookieSecrets = r
       .secret('COOKIE_SECRET', true)

@@ -35,7 +35,8 @@ export function jitsiEnv(config: Config, opts: JitsiEnvOptions = {}): string {
     }
     lines.push(`JWT_ASAP_KEYSERVER=${base}${auth.pathPrefix}asap`, `JWT_SIGN_TYPE=${jwt.alg}`)
   } else {
-    lines.push(opts.showSecrets ? `JWT_APP_SECRET=${jwt.secret}` : 'JWT_APP_SECRET=<the value of the sidecar\'s JWT_APP_SECRET; print it with --show-secrets>')
+    // Commented out unless asked for: a placeholder pasted into .env would become Prosody's secret.
+    lines.push(opts.showSecrets ? `JWT_APP_SECRET=${jwt.secret}` : '# JWT_APP_SECRET=<the sidecar\'s JWT_APP_SECRET; print it with --show-secrets>')
     if (jwt.alg !== 'HS256') lines.push(`JWT_SIGN_TYPE=${jwt.alg}`)
   }
   lines.push(

@@ -12,7 +12,7 @@
  * does not parse (half-written, wrong type) keeps the old key in service.
  */
 import { createHash, createPrivateKey, createPublicKey, createSecretKey, type KeyObject } from 'node:crypto'
-import { readFileSync, readdirSync } from 'node:fs'
+import { readFileSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { calculateJwkThumbprint, type JWK } from 'jose'
 import type { JwtAlgorithm, JwtConfig } from './config.js'
@@ -52,11 +52,25 @@ export interface KeyEvent {
 export interface KeyFiles {
   readFile(path: string): string
   readDir(path: string): string[]
+  /** A regular file (following symlinks, as Kubernetes mounts use them). */
+  isFile(path: string): boolean
 }
 
 const nodeFiles: KeyFiles = {
   readFile: (p) => readFileSync(p, 'utf8'),
   readDir: (p) => readdirSync(p),
+  isFile: (p) => {
+    try {
+      return statSync(p).isFile()
+    } catch {
+      return false
+    }
+  },
+}
+
+/** How long a rotated-out signing key stays published: its last tokens' lifetime plus clock slack. */
+export function retirementSeconds(jwt: JwtConfig): number {
+  return jwt.ttlSeconds + 120
 }
 
 export function isRsa(alg: JwtAlgorithm): boolean {
@@ -129,24 +143,28 @@ export class KeyStore {
   /** kid hash → key, for the ASAP endpoint. */
   #byHash = new Map<string, PublishedKey>()
   #jwksJson = '{"keys":[]}'
-  /** Keys that signed since start-up and were rotated out: kept published. */
-  readonly #retired = new Map<string, PublishedKey>()
+  /** Keys rotated out of signing: published until their last tokens expired (unix ms). */
+  readonly #retired = new Map<string, { key: PublishedKey; until: number }>()
+  /** Every kid this process ever published, with its key: a kid never gets another key. */
+  readonly #seen = new Map<string, KeyObject>()
+  readonly #now: () => number
   #privateHash = ''
   #dirHash = ''
   #timer: NodeJS.Timeout | undefined
 
-  private constructor(jwt: JwtConfig, files: KeyFiles, onEvent: (e: KeyEvent) => void, signing: SigningKey) {
+  private constructor(jwt: JwtConfig, files: KeyFiles, onEvent: (e: KeyEvent) => void, signing: SigningKey, now: () => number) {
     this.#jwt = jwt
     this.#files = files
     this.#onEvent = onEvent
     this.#signing = signing
+    this.#now = now
   }
 
   /** Loads the keys; throws an Error naming the file and the problem when the signing key is unusable. */
-  static async load(jwt: JwtConfig, onEvent: (e: KeyEvent) => void = () => {}, files: KeyFiles = nodeFiles): Promise<KeyStore> {
+  static async load(jwt: JwtConfig, onEvent: (e: KeyEvent) => void = () => {}, files: KeyFiles = nodeFiles, now: () => number = Date.now): Promise<KeyStore> {
     if (!isRsa(jwt.alg)) {
       const signing = { alg: jwt.alg, key: createSecretKey(Buffer.from(jwt.secret, 'utf8')) }
-      return new KeyStore(jwt, files, onEvent, Object.freeze(signing))
+      return new KeyStore(jwt, files, onEvent, Object.freeze(signing), now)
     }
     const file = jwt.privateKeyFile
     const text = files.readFile(file)
@@ -157,9 +175,15 @@ export class KeyStore {
       throw new Error(`JWT_PRIVATE_KEY_FILE ${file}: ${(err as Error).message}`)
     }
     const kid = jwt.keyId ?? (await thumbprintKid(createPublicKey(key)))
-    const store = new KeyStore(jwt, files, onEvent, Object.freeze({ alg: jwt.alg, key, kid }))
+    const store = new KeyStore(jwt, files, onEvent, Object.freeze({ alg: jwt.alg, key, kid }), now)
     store.#privateHash = contentHash(text)
-    await store.#loadDir(true)
+    store.#seen.set(kid, createPublicKey(key))
+    try {
+      await store.#loadDir(true)
+    } catch (err) {
+      const message = (err as Error).message
+      throw new Error(message.startsWith('JWT_PUBLIC_KEYS_DIR') ? message : `JWT_PUBLIC_KEYS_DIR ${jwt.publicKeysDir}: ${message}`)
+    }
     await store.#rebuild()
     onEvent({ level: 'info', event: 'key_loaded', kid, file, message: `signing with ${jwt.alg} key ${kid}` })
     return store
@@ -204,6 +228,12 @@ export class KeyStore {
       this.#report(`JWT_PUBLIC_KEYS_DIR ${this.#jwt.publicKeysDir}: ${(err as Error).message}`)
     }
     changed = (await this.#reloadPrivate()) || changed
+    for (const [kid, { until }] of this.#retired) {
+      if (this.#now() >= until) {
+        this.#retired.delete(kid)
+        changed = true
+      }
+    }
     if (changed) await this.#rebuild()
     return changed
   }
@@ -215,9 +245,11 @@ export class KeyStore {
     this.#timer = setInterval(() => {
       if (running) return
       running = true
-      this.reload().finally(() => {
-        running = false
-      })
+      this.reload()
+        .catch((err: unknown) => this.#report(`key reload failed: ${(err as Error).message}`))
+        .finally(() => {
+          running = false
+        })
     }, seconds * 1000)
     this.#timer.unref()
     return () => clearInterval(this.#timer)
@@ -245,8 +277,8 @@ export class KeyStore {
     }
     const publicKey = createPublicKey(key)
     const kid = this.#jwt.keyId ?? (await thumbprintKid(publicKey))
-    const known = this.#published.get(kid)
-    if (known && !sameKey(known.publicKey, publicKey)) {
+    const known = this.#seen.get(kid)
+    if (known && !sameKey(known, publicKey)) {
       this.#report(`JWT_PRIVATE_KEY_FILE ${file}: kid ${kid} already names a different key (Prosody caches keys per kid forever); give the new key a new kid. Still signing with ${this.#signing.kid}`, file)
       this.#privateHash = hash
       return false
@@ -255,31 +287,49 @@ export class KeyStore {
     const old = this.#signing
     if (old.kid !== kid && old.kid !== undefined) {
       const oldPublished = this.#published.get(old.kid)
-      if (oldPublished) this.#retired.set(old.kid, { ...oldPublished, source: 'retired' })
+      if (oldPublished) this.#retired.set(old.kid, { key: { ...oldPublished, source: 'retired' }, until: this.#now() + retirementSeconds(this.#jwt) * 1000 })
     }
+    this.#seen.set(kid, publicKey)
+    this.#retired.delete(kid)
     this.#signing = Object.freeze({ alg: this.#jwt.alg, key, kid })
-    this.#onEvent({ level: 'info', event: 'key_rotated', kid, file, message: `now signing with key ${kid} (was ${old.kid}); the previous public key stays published` })
+    this.#onEvent({ level: 'info', event: 'key_rotated', kid, file, message: `now signing with key ${kid} (was ${old.kid}); the previous public key stays published for ${retirementSeconds(this.#jwt)} s` })
     return true
   }
 
   #dirKeys = new Map<string, PublishedKey>()
 
-  /** Loads JWT_PUBLIC_KEYS_DIR; at start-up a bad file is an error, later it is reported and skipped. */
+  /**
+   * Loads JWT_PUBLIC_KEYS_DIR (regular `*.pem` files; Kubernetes' `..data`
+   * links and folders are skipped). At start-up a bad file is an error;
+   * later it is reported and the key it had (if any) stays.
+   */
   async #loadDir(strict: boolean): Promise<boolean> {
     const dir = this.#jwt.publicKeysDir
     if (dir === undefined) return false
-    const names = this.#files.readDir(dir).filter((n) => n.endsWith('.pem') && !n.startsWith('.')).sort()
-    const texts = names.map((n) => [n, this.#files.readFile(join(dir, n))] as const)
-    const hash = contentHash(JSON.stringify(texts))
+    const names = this.#files.readDir(dir).filter((n) => n.endsWith('.pem') && !n.startsWith('.') && this.#files.isFile(join(dir, n))).sort()
+    const texts: [string, string | Error][] = names.map((n) => {
+      try {
+        return [n, this.#files.readFile(join(dir, n))]
+      } catch (err) {
+        return [n, new Error(`cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`)]
+      }
+    })
+    const hash = contentHash(JSON.stringify(texts.map(([n, t]) => [n, typeof t === 'string' ? t : t.message])))
     if (hash === this.#dirHash) return false
     const keys = new Map<string, PublishedKey>()
     for (const [name, text] of texts) {
       const kid = name.slice(0, -4)
       try {
+        if (text instanceof Error) throw text
         if (!KID_PATTERN.test(kid)) throw new Error('the file name is not a usable kid (letters, digits, . _ ~ -, at most 128)')
         const publicKey = parsePublicKey(text)
-        const previous = kid === this.#signing.kid ? createPublicKey(this.#signing.key) : (this.#dirKeys.get(kid) ?? this.#retired.get(kid))?.publicKey
+        const previous = this.#seen.get(kid)
         if (previous && !sameKey(previous, publicKey)) throw new Error(`kid ${kid} already names a different key (Prosody caches keys per kid forever)`)
+        if (this.#jwt.keyId === undefined) {
+          // Kids are thumbprints here: a file named for another key would publish it under the wrong kid.
+          const thumbprint = await thumbprintKid(publicKey)
+          if (thumbprint !== kid) throw new Error(`the file name must be the key's kid ${thumbprint} (as keygen prints it)`)
+        }
         keys.set(kid, await publish(kid, publicKey, this.#jwt.alg, 'JWT_PUBLIC_KEYS_DIR'))
       } catch (err) {
         const message = `JWT_PUBLIC_KEYS_DIR ${join(dir, name)}: ${(err as Error).message}`
@@ -289,6 +339,7 @@ export class KeyStore {
         if (previous) keys.set(kid, previous)
       }
     }
+    for (const [kid, key] of keys) this.#seen.set(kid, key.publicKey)
     this.#dirKeys = keys
     this.#dirHash = hash
     this.#onEvent({ level: 'info', event: 'public_keys_loaded', message: `${keys.size} public key(s) from ${dir}: ${[...keys.keys()].join(', ') || 'none'}` })
@@ -300,7 +351,7 @@ export class KeyStore {
     const published = new Map<string, PublishedKey>()
     if (signing.kid !== undefined) published.set(signing.kid, await publish(signing.kid, createPublicKey(signing.key), this.#jwt.alg, 'private key'))
     for (const [kid, key] of this.#dirKeys) if (!published.has(kid)) published.set(kid, key)
-    for (const [kid, key] of this.#retired) if (!published.has(kid)) published.set(kid, key)
+    for (const [kid, { key }] of this.#retired) if (!published.has(kid)) published.set(kid, key)
     this.#published = published
     this.#byHash = new Map([...published.values()].map((k) => [k.kidHash, k]))
     this.#jwksJson = JSON.stringify({ keys: [...published.values()].map((k) => k.jwk) })

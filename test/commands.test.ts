@@ -42,7 +42,8 @@ t.test('jitsi-env prints the Jitsi side for HS and RS', async (t) => {
   t.match(hs, /^ENABLE_AUTH=1$/m)
   t.match(hs, /^AUTH_TYPE=jwt$/m)
   t.match(hs, /^JWT_APP_ID=my-app$/m)
-  t.match(hs, /^JWT_APP_SECRET=<the value of the sidecar's JWT_APP_SECRET; print it with --show-secrets>$/m)
+  t.match(hs, /^# JWT_APP_SECRET=<the sidecar's JWT_APP_SECRET; print it with --show-secrets>$/m)
+  t.notMatch(hs, /^JWT_APP_SECRET=/m, 'no placeholder that would become a real value')
   t.notMatch(hs, /the-shared-secret/, 'no secret without the flag')
   t.match(hs, /^JWT_ACCEPTED_ISSUERS=my-app$/m)
   t.match(hs, /^JWT_ACCEPTED_AUDIENCES=my-app$/m)
@@ -84,6 +85,19 @@ t.test('check: every step passes against a real IdP and a running RS256 sidecar'
   t.match(ok.out, /^PASS {2}identity provider: discovered/m)
   t.match(ok.out, /^PASS {2}token:/m)
   t.match(ok.out, /^PASS {2}key server:/m)
+
+  const withKids = await check(full, undefined)
+  t.equal(withKids.code, 0)
+  t.notMatch(withKids.out, /key server/, 'no URL: no key server step')
+  const next = await check({ ...full }, stack.url).then(() => runCheck({ keyserver: `${stack.url}/jitsi/asap`, kids: ['not-published'] }, { env: full, out: () => {} }))
+  t.equal(next, 1, '--kid of a key that is not published fails')
+  const kid = (await KeyStore.load(loadConfig(full).auth!.jwt)).signing.kid!
+  const published: string[] = []
+  t.equal(await runCheck({ url: stack.url, kids: [kid] }, { env: full, out: (l) => published.push(l) }), 0)
+  t.match(published.join('\n'), new RegExp(`^PASS {2}key ${kid}: published at`, 'm'))
+  const lines: string[] = []
+  t.equal(await runCheck({ keyserver: `${stack.url}/jitsi/asap/` }, { env: full, out: (l) => lines.push(l) }), 1, 'a trailing slash in JWT_ASAP_KEYSERVER is caught')
+  t.match(lines.join('\n'), /FAIL {2}key server: key server answered 404/)
 
   const otherKey = join(dir, 'other.pem')
   writeFileSync(otherKey, rsaKey().pkcs8)

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createHash, generateKeyPairSync } from 'node:crypto'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { SignJWT, calculateJwkThumbprint, createLocalJWKSet, jwtVerify, type JWK, type JSONWebKeySet } from 'jose'
 import { loadConfig, type JwtConfig } from '../src/config.js'
@@ -40,20 +40,22 @@ t.test('RS keys: kid, publication, verification', async (t) => {
   const dir = tempDir()
   writeFileSync(join(dir, 'key.pem'), k1.pkcs1)
   mkdirSync(join(dir, 'public'))
-  writeFileSync(join(dir, 'public', 'old-key.pem'), k2.spki)
+  const old = await thumb(k2.spki)
+  writeFileSync(join(dir, 'public', `${old}.pem`), k2.spki)
   writeFileSync(join(dir, 'public', 'README.txt'), 'ignored')
+  mkdirSync(join(dir, 'public', 'folder.pem'))
   const store = await KeyStore.load(rsConfig({ key: join(dir, 'key.pem'), dir: join(dir, 'public') }, 'RS384'))
   const kid = await thumb(k1.spki)
   t.equal(store.signing.kid, kid, 'kid defaults to the RFC 7638 thumbprint')
   t.equal(store.signing.alg, 'RS384')
-  t.same(store.published.map((k) => k.kid), [kid, 'old-key'])
+  t.same(store.published.map((k) => k.kid), [kid, old], 'folders and other files are skipped')
   t.equal(store.byKidHash(kidHash(kid))?.pem, k1.spki)
-  t.equal(store.byKidHash(kidHash('old-key'))?.pem, k2.spki)
+  t.equal(store.byKidHash(kidHash(old))?.pem, k2.spki)
   t.equal(store.byKidHash(kidHash('nope')), undefined)
-  t.ok(store.verifyKey('old-key')?.equals(k2.publicKey))
+  t.ok(store.verifyKey(old)?.equals(k2.publicKey))
   t.equal(store.verifyKey(undefined), undefined)
   const jwks = JSON.parse(store.jwksJson) as JSONWebKeySet
-  t.same(jwks.keys.map((k) => [k.kid, k.alg, k.use, k.kty]), [[kid, 'RS384', 'sig', 'RSA'], ['old-key', 'RS384', 'sig', 'RSA']])
+  t.same(jwks.keys.map((k) => [k.kid, k.alg, k.use, k.kty]), [[kid, 'RS384', 'sig', 'RSA'], [old, 'RS384', 'sig', 'RSA']])
   t.notOk(JSON.stringify(jwks).includes('"d"'), 'no private parts')
   const token = await new SignJWT({}).setProtectedHeader({ alg: 'RS384', kid }).sign(k1.privateKey)
   await t.resolves(jwtVerify(token, createLocalJWKSet(jwks)), 'the JWKS verifies our tokens')
@@ -86,15 +88,86 @@ t.test('rotation on disk, without a restart', async (t) => {
   t.match(events.filter((e) => e.level === 'error').at(-1), { event: 'key_reload_failed', message: /not a PEM private key .*; still signing with/ })
 
   writeFileSync(join(dir, 'public', 'bad.pem'), 'garbage')
-  writeFileSync(join(dir, 'public', 'next.pem'), k3.spki)
+  const kid3 = await thumb(k3.spki)
+  writeFileSync(join(dir, 'public', `${kid3}.pem`), k3.spki)
+  writeFileSync(join(dir, 'public', 'misnamed.pem'), k3.spki)
   t.equal(await store.reload(), true)
-  t.ok(store.verifyKey('next'), 'a public key added to the folder is published')
+  t.ok(store.verifyKey(kid3), 'a public key added to the folder is published')
   t.equal(store.verifyKey('bad'), undefined)
-  t.match(events.map((e) => e.message).join('\n'), /bad\.pem: not a PEM public key/)
+  t.equal(store.verifyKey('misnamed'), undefined)
+  const messages = () => events.map((e) => e.message).join('\n')
+  t.match(messages(), /bad\.pem: not a PEM public key/)
+  t.match(messages(), new RegExp(`misnamed\\.pem: the file name must be the key's kid ${kid3}`))
   writeFileSync(join(dir, 'public', `${kid2}.pem`), k3.spki)
   await store.reload()
   t.ok(store.verifyKey(kid2)?.equals(k2.publicKey), 'a folder file cannot change the key of the kid in service')
-  t.match(events.map((e) => e.message).join('\n'), /already names a different key/)
+  t.match(messages(), /already names a different key/)
+})
+
+t.test('retired keys: published while their tokens live, and a kid never comes back with another key', async (t) => {
+  const dir = tempDir()
+  const keyFile = join(dir, 'key.pem')
+  mkdirSync(join(dir, 'public'))
+  writeFileSync(keyFile, k1.pkcs8)
+  let now = 1_000_000
+  const events: KeyEvent[] = []
+  const jwt = { ...rsConfig({ key: keyFile }), keyId: 'fixed', publicKeysDir: join(dir, 'public') }
+  const store = await KeyStore.load(jwt, (e) => events.push(e), undefined, () => now)
+  writeFileSync(join(dir, 'public', 'other.pem'), k3.spki)
+  await store.reload()
+  t.ok(store.verifyKey('other'))
+  // The operator removes the file, then re-adds the kid with another key: refused.
+  rmSync(join(dir, 'public', 'other.pem'))
+  await store.reload()
+  t.equal(store.verifyKey('other'), undefined, 'a removed file is no longer published')
+  writeFileSync(join(dir, 'public', 'other.pem'), k2.spki)
+  await store.reload()
+  t.equal(store.verifyKey('other'), undefined, 'the kid cannot come back with another key')
+  t.ok(events.some((e) => e.level === 'error' && /other\.pem: kid other already names a different key/.test(e.message)), 'and the refusal is logged')
+
+  const rotating = await KeyStore.load(rsConfig({ key: keyFile }), () => {}, undefined, () => now)
+  const kid1 = rotating.signing.kid!
+  replaceFile(keyFile, k2.pkcs8)
+  await rotating.reload()
+  t.ok(rotating.verifyKey(kid1), 'the rotated-out key stays published')
+  now += (jwt.ttlSeconds + 121) * 1000
+  await rotating.reload()
+  t.equal(rotating.verifyKey(kid1), undefined, 'after its tokens expired it is unpublished (unless kept in the folder)')
+  t.equal(rotating.byKidHash(kidHash(kid1)), undefined)
+})
+
+t.test('a vanishing or unreadable folder keeps the keys in service', async (t) => {
+  const dir = tempDir()
+  writeFileSync(join(dir, 'key.pem'), k1.pkcs8)
+  mkdirSync(join(dir, 'public'))
+  const kid2 = await thumb(k2.spki)
+  writeFileSync(join(dir, 'public', `${kid2}.pem`), k2.spki)
+  const events: KeyEvent[] = []
+  const store = await KeyStore.load(rsConfig({ key: join(dir, 'key.pem'), dir: join(dir, 'public') }), (e) => events.push(e))
+  rmSync(join(dir, 'public'), { recursive: true })
+  t.equal(await store.reload(), false)
+  t.ok(store.verifyKey(kid2), 'still published')
+  t.match(events.at(-1), { level: 'error', message: /JWT_PUBLIC_KEYS_DIR .*ENOENT/ })
+})
+
+t.test('a Kubernetes Secret update (..data symlink swap) is picked up', async (t) => {
+  const dir = tempDir()
+  const v1 = join(dir, '..2026_11_27_v1')
+  const v2 = join(dir, '..2026_11_27_v2')
+  mkdirSync(v1)
+  writeFileSync(join(v1, 'key.pem'), k1.pkcs8)
+  symlinkSync('..2026_11_27_v1', join(dir, '..data'))
+  symlinkSync('..data/key.pem', join(dir, 'key.pem'))
+  const store = await KeyStore.load(rsConfig({ key: join(dir, 'key.pem') }))
+  const kid1 = store.signing.kid
+  mkdirSync(v2)
+  writeFileSync(join(v2, 'key.pem'), k2.pkcs8)
+  symlinkSync('..2026_11_27_v2', join(dir, '..data_tmp'))
+  renameSync(join(dir, '..data_tmp'), join(dir, '..data'))
+  rmSync(v1, { recursive: true })
+  t.equal(await store.reload(), true)
+  t.not(store.signing.kid, kid1)
+  t.equal(store.signing.kid, await thumb(k2.spki))
 })
 
 t.test('a fixed JWT_KEY_ID cannot be given another key', async (t) => {
@@ -129,7 +202,7 @@ t.test('a bad start-up state is an error naming the file', async (t) => {
   mkdirSync(join(dir, 'public'))
   writeFileSync(join(dir, 'public', 'x.pem'), k1.pkcs8)
   await t.rejects(KeyStore.load({ ...rsConfig({ key: join(dir, 'key.pem') }), publicKeysDir: join(dir, 'public') }), /JWT_PUBLIC_KEYS_DIR .*x\.pem: is a private key/)
-  writeFileSync(join(dir, 'public', 'x.pem'), k2.spki)
+  rmSync(join(dir, 'public', 'x.pem'))
   writeFileSync(join(dir, 'public', `${await thumb(k1.spki)}.pem`), k3.spki)
   await t.rejects(KeyStore.load({ ...rsConfig({ key: join(dir, 'key.pem') }), publicKeysDir: join(dir, 'public') }), /already names a different key/)
 })
