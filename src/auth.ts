@@ -9,10 +9,12 @@ import type { AuthConfig, Config } from './config.js'
 import type { KeyStore } from './keys.js'
 import { servePublicKeys } from './keyserver.js'
 import type { Logger } from './log.js'
+import type { Metrics } from './metrics.js'
 import { Logout } from './logout.js'
 import type { OidcClient } from './oidc.js'
+import { SidecarError, isSidecarError } from './errors.js'
 import { Replies, redirect } from './reply.js'
-import { jwtParam, parseJitsiState, roomUrl, segmentOf, stripJwtParam } from './rooms.js'
+import { isRoomTarget, jwtParam, parseJitsiState, roomUrl, segmentOf, stripJwtParam } from './rooms.js'
 import { RuleEvaluationError } from './rule.js'
 import { CookieCodec, MAX_COOKIE_VALUE, MAX_PARALLEL_LOGINS, TX_TTL_SECONDS, parseCookies, type LoginTransaction, type Session } from './session.js'
 import { identityFromClaims, type TokenSigner } from './token.js'
@@ -43,6 +45,7 @@ export interface AuthDeps {
   readonly keys: KeyStore
   readonly cookies: CookieCodec
   readonly replies: Replies
+  readonly metrics?: Metrics | undefined
   readonly log: Logger
 }
 
@@ -64,7 +67,7 @@ export class AuthFlow {
     const jwt = query === '' ? undefined : jwtParam(query)
     if (jwt !== undefined && (await this.#d.signer.isUsableFor(jwt, room, tenant))) return false
     const cookies = parseCookies(req.headers.cookie)
-    const session = await this.#d.cookies.openSession(cookies.get(this.#d.cookies.sessionName))
+    const session = await this.#session(cookies)
     const target: Target = { room, tenant, query: stripJwtParam(query), hash: '', electron: false }
     if (session) {
       await this.#mintAndGo(res, session, target, [])
@@ -112,11 +115,19 @@ export class AuthFlow {
       const tenant = tenantParam === null || tenantParam === '' ? undefined : segmentOf(tenantParam)
       if (room !== undefined && (tenantParam === null || tenantParam === '' || tenant !== undefined)) target = { room, tenant, query: '', hash: '', electron: false }
     }
-    if (!target) return r.page(req, res, 'BAD_REQUEST', { detail: state !== null ? 'login: unusable state' : 'login: missing or invalid room' })
+    if (!target || !isRoomTarget(target.room, target.tenant, this.#d.auth.pathPrefix)) {
+      return r.page(req, res, 'BAD_REQUEST', { detail: state !== null ? 'login: unusable state' : 'login: missing or invalid room' })
+    }
     const cookies = parseCookies(req.headers.cookie)
-    const session = await this.#d.cookies.openSession(cookies.get(this.#d.cookies.sessionName))
+    const session = await this.#session(cookies)
     if (session) return this.#mintAndGo(res, session, target, [])
     return this.#startLogin(req, res, target, cookies)
+  }
+
+  /** The session, if there is one and it was made under the current rules. */
+  async #session(cookies: Map<string, string>): Promise<Session | undefined> {
+    const session = await this.#d.cookies.openSession(cookies.get(this.#d.cookies.sessionName))
+    return session?.policy === this.#d.auth.policy ? session : undefined
   }
 
   /** A fresh token for the target, and there: a redirect, or the desktop app's page. */
@@ -137,6 +148,7 @@ export class AuthFlow {
     try {
       start = await this.#d.oidc.startLogin()
     } catch (err) {
+      this.#failed(err)
       return r.fail(req, res, err, back)
     }
     const tx: LoginTransaction = {
@@ -153,6 +165,7 @@ export class AuthFlow {
     // A session cookie that did not open is stale or forged: drop it.
     if (cookies.has(c.sessionName)) setCookies.push(c.clearCookie(c.sessionName))
     this.#d.log.info({ event: 'login_started', room: target.room, tenant: target.tenant }, 'login started')
+    this.#d.metrics?.logins.inc({ outcome: 'started', reason: '' })
     return redirect(res, start.url, setCookies)
   }
 
@@ -190,6 +203,7 @@ export class AuthFlow {
     const clearTx = cookies.has(txName) ? [c.clearCookie(txName)] : []
     if (!tx || tx.state !== state) {
       const detail = cookies.has(txName) ? 'transaction cookie invalid or expired' : 'no transaction cookie for this state'
+      this.#d.metrics?.logins.inc({ outcome: 'failed', reason: 'LOGIN_STATE_INVALID' })
       return r.page(req, res, 'LOGIN_STATE_INVALID', { detail, setCookies: clearTx })
     }
     const target: Target = { room: tx.room, tenant: tx.tenant, query: tx.query, hash: tx.hash, electron: tx.electron }
@@ -197,6 +211,7 @@ export class AuthFlow {
     try {
       login = await this.#d.oidc.finishLogin(query, tx)
     } catch (err) {
+      this.#failed(err)
       return r.fail(req, res, err, this.#targetUrl(target), clearTx)
     }
     const { claims, idToken } = login
@@ -211,6 +226,7 @@ export class AuthFlow {
     }
     const identity = identityFromClaims(claims, auth.jwt, auth.roles, (rule, err) => ruleErrors.push(`${rule.source}: ${err.message}`))
     const requestId = randomUUID()
+    this.#d.metrics?.logins.inc({ outcome: allowed ? 'succeeded' : 'denied', reason: '' })
     this.#d.log.info(
       {
         event: allowed ? 'login_succeeded' : 'login_denied', requestId, user: identity.user.id, rule: auth.useRule.source, ruleResult: allowed,
@@ -223,16 +239,23 @@ export class AuthFlow {
       return r.page(req, res, 'ACCESS_DENIED', { setCookies: [...clearTx, ...clearSession], requestId })
     }
     const ttl = auth.cookie.sessionTtlSeconds
-    const sid = randomBytes(16).toString('base64url')
-    let sealed = await c.sealSession({ identity, sid, idToken }, ttl)
+    const session: Session = { identity, sid: randomBytes(16).toString('base64url'), policy: auth.policy }
+    let sealed = await c.sealSession({ ...session, idToken }, ttl)
     // Large ID tokens (many groups) would push the cookie past what browsers keep.
-    if (sealed.length > MAX_SESSION_COOKIE) sealed = await c.sealSession({ identity, sid }, ttl)
-    return this.#mintAndGo(res, { identity, sid }, target, [...clearTx, c.setCookie(c.sessionName, sealed, ttl)])
+    if (sealed.length > MAX_SESSION_COOKIE) sealed = await c.sealSession(session, ttl)
+    if (sealed.length > MAX_SESSION_COOKIE) {
+      return r.fail(req, res, new SidecarError('LOGIN_FAILED', `session of ${sealed.length} bytes does not fit in a cookie (too many features or long claims)`), undefined, clearTx)
+    }
+    return this.#mintAndGo(res, session, target, [...clearTx, c.setCookie(c.sessionName, sealed, ttl)])
   }
 
   #targetUrl(target: Target, jwt?: string): string {
     const url = roomUrl(this.#d.config.publicOrigin, target.room, target.tenant, target.query, jwt)
     return target.hash === '' ? url : `${url}#${target.hash}`
+  }
+
+  #failed(err: unknown): void {
+    this.#d.metrics?.logins.inc({ outcome: 'failed', reason: isSidecarError(err) ? err.code : 'INTERNAL' })
   }
 
   /** Answers with the page for an error. */

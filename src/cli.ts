@@ -43,13 +43,14 @@ function configOrExit() {
 
 async function serve(): Promise<void> {
   const config = configOrExit()
-  const log = createLogger(config.logLevel)
+  const log = createLogger(config.logLevel, undefined, config.logFormat)
   const running = await start(config, log)
   let stopping = false
   const stop = (signal: string) => {
+    // A second signal means: now.
     if (stopping) process.exit(1)
     stopping = true
-    log.info({ event: 'stopping', signal }, 'stopping')
+    log.info({ event: 'signal', signal }, `${signal}: stopping gracefully (again to stop at once)`)
     running.stop().then(() => process.exit(0), () => process.exit(1))
   }
   process.on('SIGTERM', () => stop('SIGTERM'))

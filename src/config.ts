@@ -3,13 +3,21 @@
  * Every problem is collected and reported together, each naming its variable.
  * Secrets may also come from files (`NAME_FILE`), as Kubernetes mounts them.
  */
+import { createHash } from 'node:crypto'
 import { readFileSync, statSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { KID_PATTERN, parsePrivateKey } from './keys.js'
 import { compileRule, type Rule } from './rule.js'
 
 /** What Prosody's JWT code verifies: nothing else is worth minting. */
 export const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512'] as const
 export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number]
+
+export interface Cidr {
+  readonly address: string
+  readonly prefix: number
+  readonly family: 'ipv4' | 'ipv6'
+}
 
 export interface ListenAddress {
   readonly host: string
@@ -23,12 +31,24 @@ export interface Config {
   readonly publicProtocol: 'http' | 'https'
   readonly upstream: URL
   readonly listen: ListenAddress
+  /** Health, readiness and metrics: never routed by the Service that faces users. */
+  readonly adminListen: ListenAddress
   readonly logLevel: string
+  readonly logFormat: 'json' | 'pretty'
+  /** Peers whose X-Forwarded-* headers are believed (an ingress); empty: nobody's. */
+  readonly trustedProxies: readonly Cidr[]
+  readonly shutdown: { readonly delayMs: number; readonly timeoutMs: number }
   /** null when ENABLE_AUTH=0: the sidecar is a plain proxy. */
   readonly auth: AuthConfig | null
 }
 
 export interface AuthConfig {
+  /**
+   * Fingerprint of everything that decides access and claims at sign-in
+   * (rules, mappings). Sessions made under another one sign in again, so
+   * tightening USE_RULE or MODERATOR_RULE takes effect at once.
+   */
+  readonly policy: string
   readonly pathPrefix: string
   readonly useRule: Rule
   /** GUEST_ACCESS=1: room loads without a session pass through (Jitsi's JWT_ALLOW_EMPTY setups). */
@@ -119,7 +139,8 @@ export type Env = Readonly<Record<string, string | undefined>>
 /** Every variable the sidecar reads (secrets also with `_FILE`). Kept in one place so docs and manifests can be checked against it. */
 export const SECRET_VARIABLES = ['OIDC_CLIENT_SECRET', 'JWT_APP_SECRET', 'COOKIE_SECRET'] as const
 export const VARIABLES = [
-  'PUBLIC_URL', 'UPSTREAM_URL', 'LISTEN_ADDRESS', 'LOG_LEVEL', 'ENABLE_AUTH', 'PATH_PREFIX', 'USE_RULE',
+  'PUBLIC_URL', 'UPSTREAM_URL', 'LISTEN_ADDRESS', 'ADMIN_LISTEN_ADDRESS', 'LOG_LEVEL', 'LOG_FORMAT', 'TRUSTED_PROXIES',
+  'SHUTDOWN_DELAY_SECONDS', 'SHUTDOWN_TIMEOUT_SECONDS', 'ENABLE_AUTH', 'PATH_PREFIX', 'USE_RULE',
   'OIDC_ISSUER', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'OIDC_SCOPES', 'OIDC_GROUPS_CLAIM',
   'OIDC_TIMEOUT_SECONDS', 'OIDC_ALLOW_HTTP', 'OIDC_USERINFO', 'GUEST_ACCESS', 'MODERATOR_RULE', 'JWT_FEATURES',
   'JWT_APP_ID', 'JWT_APP_SECRET', 'JWT_ALG', 'JWT_PRIVATE_KEY_FILE', 'JWT_KEY_ID', 'JWT_PUBLIC_KEYS_DIR',
@@ -147,7 +168,22 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
     u.protocol !== 'http:' ? 'must be an http:// URL (jitsi-web in the same pod)' : undefined,
   )
   const listen = r.listen('LISTEN_ADDRESS', '0.0.0.0:8080')
+  const adminListen = r.listen('ADMIN_LISTEN_ADDRESS', '0.0.0.0:9090')
+  if (adminListen.port === listen.port && adminListen.port !== 0 && adminListen.host === listen.host) {
+    problems.push('ADMIN_LISTEN_ADDRESS: must differ from LISTEN_ADDRESS (health and metrics never share the public port)')
+  }
   const logLevel = r.oneOf('LOG_LEVEL', 'info', LOG_LEVELS)
+  const logFormat = r.oneOf('LOG_FORMAT', 'json', ['json', 'pretty']) as 'json' | 'pretty'
+  const trustedProxies: Cidr[] = []
+  for (const entry of r.string('TRUSTED_PROXIES', '').split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+    const cidr = parseCidr(entry)
+    if (cidr) trustedProxies.push(cidr)
+    else problems.push(`TRUSTED_PROXIES: ${JSON.stringify(entry)} is not an IP address or CIDR range (e.g. 10.0.0.0/8, fd00::/8)`)
+  }
+  const shutdown = {
+    delayMs: r.int('SHUTDOWN_DELAY_SECONDS', 5, 0, 300) * 1000,
+    timeoutMs: r.int('SHUTDOWN_TIMEOUT_SECONDS', 25, 1, 3600) * 1000,
+  }
   const enableAuth = r.flag('ENABLE_AUTH', true)
 
   let auth: AuthConfig | null = null
@@ -243,7 +279,7 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
       issuer: r.string('JWT_ISSUER', appId),
       audience: r.string('JWT_AUDIENCE', appId),
       subject: r.string('JWT_SUBJECT', '*'),
-      subjectDefault: r.string('JWT_SUBJECT_DEFAULT', '*'),
+      subjectDefault: r.string('JWT_SUBJECT_DEFAULT', '*').trim() || '*',
       roomClaim: r.oneOf('JWT_ROOM_CLAIM', 'room', ['room', '*']) as 'room' | '*',
       ttlSeconds: r.int('JWT_TTL_SECONDS', 300, 30, 86400),
       idAttribute: r.string('JWT_ID_ATTRIBUTE', 'sub'),
@@ -262,8 +298,18 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
     const userinfo = r.flag('OIDC_USERINFO', false)
     const guestAccess = r.flag('GUEST_ACCESS', false)
 
+    if (jwt.subject === '{tenant}' && env.JWT_SUBJECT_DEFAULT === undefined) {
+      // '*' would pass domain verification for every tenant and undo tenant isolation.
+      problems.push('JWT_SUBJECT_DEFAULT: required with JWT_SUBJECT={tenant}: the sub for rooms without a tenant, usually the XMPP domain (e.g. meet.jitsi)')
+    }
+
     if (publicUrl && issuer && useRule && moderatorRule) {
+      const policy = createHash('sha256').update(JSON.stringify([
+        useRule.source, moderatorRule.source, [...features].map(([k, v]) => [k, v.source]), groupsClaim, userinfo,
+        jwt.idAttribute, jwt.nameAttribute, jwt.mailAttribute, jwt.avatarAttribute, jwt.group ?? null,
+      ])).digest('base64url').slice(0, 16)
       auth = {
+        policy,
         pathPrefix,
         useRule,
         guestAccess,
@@ -293,9 +339,25 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
     publicProtocol: publicUrl.protocol === 'https:' ? 'https' : 'http',
     upstream,
     listen,
+    adminListen,
     logLevel,
+    logFormat,
+    trustedProxies,
+    shutdown,
     auth,
   })
+}
+
+/** `10.0.0.0/8`, `fd00::/8`, or a single address (a /32 or /128). */
+export function parseCidr(text: string): Cidr | undefined {
+  const slash = text.indexOf('/')
+  const address = slash === -1 ? text : text.slice(0, slash)
+  const v = isIP(address)
+  if (v === 0) return undefined
+  const max = v === 4 ? 32 : 128
+  const prefix = slash === -1 ? max : Number(text.slice(slash + 1))
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max || (slash !== -1 && !/^\d{1,3}$/.test(text.slice(slash + 1)))) return undefined
+  return { address, prefix, family: v === 4 ? 'ipv4' : 'ipv6' }
 }
 
 /** JWT_GROUP: `claim:NAME` reads a claim, anything else is a constant. */

@@ -5,6 +5,7 @@
  * case an object carrying them is ever logged.
  */
 import { pino, type Logger, type DestinationStream } from 'pino'
+import pinoPretty from 'pino-pretty'
 
 export type { Logger }
 
@@ -24,7 +25,9 @@ export const REDACT_PATHS = [
   '*.secret',
 ]
 
-export function createLogger(level: string, destination?: DestinationStream): Logger {
+/** `pretty`: human-readable lines for a terminal (pino-pretty), otherwise JSON lines. */
+export function createLogger(level: string, destination?: DestinationStream, format: 'json' | 'pretty' = 'json'): Logger {
+  const out = format === 'pretty' ? pinoPretty({ colorize: process.stdout.isTTY === true, destination: destination ?? 1, sync: true }) : destination
   return pino(
     {
       level,
@@ -33,7 +36,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     },
-    destination,
+    out,
   )
 }
 

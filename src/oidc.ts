@@ -5,9 +5,11 @@
  * traffic goes through one undici Agent with connect/header/body timeouts.
  */
 import * as client from 'openid-client'
+import { performance } from 'node:perf_hooks'
 import { Agent, fetch as undiciFetch } from 'undici'
 import type { OidcConfig } from './config.js'
 import { SidecarError } from './errors.js'
+import { Metrics } from './metrics.js'
 import type { Claims } from './rule.js'
 
 /** After a failed discovery, callers within this window get the same failure instead of a new attempt. */
@@ -40,13 +42,23 @@ export class OidcClient {
   #pending: Promise<client.Configuration> | undefined
   #lastFailure: { at: number; error: SidecarError } | undefined
 
-  constructor(cfg: OidcConfig) {
+  constructor(cfg: OidcConfig, metrics?: Metrics) {
     this.#cfg = cfg
     const t = cfg.timeoutMs
     this.#agent = new Agent({ connect: { timeout: t }, headersTimeout: t, bodyTimeout: t, keepAliveTimeout: 30_000 })
     // undici's fetch and the global one differ only in their TypeScript types.
-    this.#fetch = ((url: string, options: client.CustomFetchOptions) =>
-      undiciFetch(url, { ...(options as object), dispatcher: this.#agent })) as unknown as client.CustomFetch
+    this.#fetch = (async (url: string, options: client.CustomFetchOptions) => {
+      const started = performance.now()
+      let outcome = 'error'
+      try {
+        const res = await undiciFetch(url, { ...(options as object), dispatcher: this.#agent })
+        outcome = res.ok ? 'ok' : 'http_error'
+        return res
+      } finally {
+        const endpoints = this.#configuration?.serverMetadata() as Record<string, string | undefined> | undefined
+        metrics?.idpLatency.observe({ operation: Metrics.operationOf(url, endpoints ?? {}), outcome }, (performance.now() - started) / 1000)
+      }
+    }) as unknown as client.CustomFetch
   }
 
   /** True once discovery has succeeded. */

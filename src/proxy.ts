@@ -10,12 +10,16 @@
  *   open, and nothing bounds how long the handshake may take.
  */
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { Socket } from 'node:net'
+import { BlockList, type Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
 import type { Duplex } from 'node:stream'
+import { randomBytes } from 'node:crypto'
 import httpProxy from 'http-proxy'
 
 export interface ProxyOptions {
   readonly upstream: URL
+  /** Peers whose X-Forwarded-* headers are kept (appended to), e.g. the ingress. */
+  readonly trustedProxies?: BlockList | undefined
   /** `http` or `https`: how people reach the site (PUBLIC_URL), since TLS ends before the sidecar. */
   readonly publicProtocol: string
   /** Called when the upstream fails before a response started; must answer `res`. */
@@ -28,9 +32,23 @@ export interface ProxyOptions {
 export const WS_HANDSHAKE_TIMEOUT_MS = 30_000
 
 export interface Proxy {
-  web(req: IncomingMessage, res: ServerResponse): void
+  /** `roomPage`: the response is a room page carrying a token in its URL; it gets a strict Referrer-Policy. */
+  web(req: IncomingMessage, res: ServerResponse, roomPage?: boolean): void
+  /** When the upstream's response headers arrived (performance.now()), for access logs. */
+  upstreamAt(req: IncomingMessage): number | undefined
   ws(req: IncomingMessage, socket: Duplex, head: Buffer): void
+  /** Closes proxied WebSockets with a close frame (1001, going away) both ways; returns how many. */
+  closeWebSockets(): number
   close(): void
+}
+
+/** A server-to-client WebSocket close frame: FIN+close, 2-byte payload, status 1001 (going away). */
+const CLOSE_TO_CLIENT = Buffer.from([0x88, 0x02, 0x03, 0xe9])
+
+/** The same frame client-to-server, which must be masked (RFC 6455 5.3). */
+function closeToUpstream(): Buffer {
+  const mask = randomBytes(4)
+  return Buffer.from([0x88, 0x82, ...mask, 0x03 ^ (mask[0] as number), 0xe9 ^ (mask[1] as number)])
 }
 
 /**
@@ -42,12 +60,44 @@ function isForwardingHeader(name: string): boolean {
   return n.startsWith('x-forwarded-') || n === 'forwarded' || n === 'x-real-ip'
 }
 
-/** Replaces client-sent forwarding headers with what this hop knows to be true. */
-export function setForwardedHeaders(req: IncomingMessage, publicProtocol: string): void {
-  const headers = req.headers
-  for (const name in headers) if (isForwardingHeader(name)) delete headers[name]
+/** Builds the BlockList of TRUSTED_PROXIES once, at start-up. */
+export function trustList(cidrs: readonly { address: string; prefix: number; family: 'ipv4' | 'ipv6' }[]): BlockList | undefined {
+  if (cidrs.length === 0) return undefined
+  const list = new BlockList()
+  for (const c of cidrs) list.addSubnet(c.address, c.prefix, c.family)
+  return list
+}
+
+function peerAddress(req: IncomingMessage): string {
   const remote = req.socket.remoteAddress ?? ''
-  headers['x-forwarded-for'] = remote.startsWith('::ffff:') ? remote.slice(7) : remote
+  return remote.startsWith('::ffff:') ? remote.slice(7) : remote
+}
+
+export function isTrustedPeer(address: string, trusted: BlockList | undefined): boolean {
+  if (!trusted || address === '') return false
+  return trusted.check(address, address.includes(':') ? 'ipv6' : 'ipv4')
+}
+
+/**
+ * Sets the forwarding headers the upstream gets. From an untrusted peer,
+ * whatever the client sent is replaced by what this hop knows; from a
+ * trusted proxy its X-Forwarded-For is kept and the peer appended, and its
+ * X-Forwarded-Proto/Host kept. `_` spellings are dropped either way.
+ */
+export function setForwardedHeaders(req: IncomingMessage, publicProtocol: string, trusted?: BlockList): void {
+  const headers = req.headers
+  const peer = peerAddress(req)
+  if (isTrustedPeer(peer, trusted)) {
+    for (const name in headers) if (name.includes('_') && isForwardingHeader(name)) delete headers[name]
+    const xff = headers['x-forwarded-for']
+    headers['x-forwarded-for'] = xff ? `${Array.isArray(xff) ? xff.join(', ') : xff}, ${peer}` : peer
+    const proto = headers['x-forwarded-proto']
+    if (proto !== 'http' && proto !== 'https') headers['x-forwarded-proto'] = publicProtocol
+    if (headers['x-forwarded-host'] === undefined && headers.host !== undefined) headers['x-forwarded-host'] = headers.host
+    return
+  }
+  for (const name in headers) if (isForwardingHeader(name)) delete headers[name]
+  headers['x-forwarded-for'] = peer
   headers['x-forwarded-proto'] = publicProtocol
   if (headers.host !== undefined) headers['x-forwarded-host'] = headers.host
 }
@@ -67,7 +117,14 @@ export function createProxy(opts: ProxyOptions): Proxy {
     })
   })
 
-  server.on('proxyRes', (proxyRes, _req, res) => {
+  const upstreamAt = new WeakMap<IncomingMessage, number>()
+  /** Proxied WebSockets: client socket → upstream socket. */
+  const webSockets = new Map<Duplex, Socket>()
+  const roomPages = new WeakSet<IncomingMessage>()
+  server.on('proxyRes', (proxyRes, req, res) => {
+    upstreamAt.set(req, performance.now())
+    // The page's URL carries a token: no Referer with it may leave the site.
+    if (roomPages.has(req)) proxyRes.headers['referrer-policy'] = 'same-origin'
     proxyRes.once('close', () => {
       if (!proxyRes.complete) res.destroy()
     })
@@ -80,7 +137,11 @@ export function createProxy(opts: ProxyOptions): Proxy {
       settled = true
       clearTimeout(timer)
     }
-    proxyReq.once('upgrade', done)
+    proxyReq.once('upgrade', (_res, upstreamSocket: Socket) => {
+      done()
+      webSockets.set(socket, upstreamSocket)
+      socket.once('close', () => webSockets.delete(socket))
+    })
     proxyReq.once('response', done)
     proxyReq.once('close', done)
     // A client that hangs up (or half-closes: Node no longer manages an
@@ -116,13 +177,27 @@ export function createProxy(opts: ProxyOptions): Proxy {
   })
 
   return {
-    web(req, res) {
-      setForwardedHeaders(req, opts.publicProtocol)
+    web(req, res, roomPage) {
+      setForwardedHeaders(req, opts.publicProtocol, opts.trustedProxies)
+      if (roomPage) roomPages.add(req)
       server.web(req, res)
     },
+    upstreamAt: (req) => upstreamAt.get(req),
     ws(req, socket, head) {
-      setForwardedHeaders(req, opts.publicProtocol)
+      setForwardedHeaders(req, opts.publicProtocol, opts.trustedProxies)
       server.ws(req, socket, head)
+    },
+    closeWebSockets() {
+      const n = webSockets.size
+      for (const [client, upstream] of webSockets) {
+        // Stop the byte pipes first so no half-forwarded frame follows our close frame.
+        upstream.unpipe(client)
+        client.unpipe(upstream)
+        if (client.writable) client.end(CLOSE_TO_CLIENT)
+        if (upstream.writable) upstream.end(closeToUpstream())
+      }
+      webSockets.clear()
+      return n
     },
     close() {
       server.close()

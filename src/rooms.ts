@@ -73,7 +73,8 @@ export function isRoomSegment(segment: string): boolean {
 }
 
 export function isValidName(name: string): boolean {
-  return name.length > 0 && name.length <= MAX_NAME_LENGTH && ROOM_NAME.test(name) && name !== '.' && name !== '..'
+  // Lone surrogates cannot be URL-encoded (encodeURIComponent throws).
+  return name.length > 0 && name.isWellFormed() && name.length <= MAX_NAME_LENGTH && ROOM_NAME.test(name) && name !== '.' && name !== '..'
 }
 
 /** A room or tenant name (decoded, e.g. from `login?room=`) as a path segment. */
@@ -144,6 +145,15 @@ export function roomClaim(segment: string): string {
     // The web app goes on with the name as it is.
   }
   return encodeURIComponent(name.normalize('NFKC').toLowerCase()).toLowerCase()
+}
+
+/**
+ * Whether `/<tenant>/<room>` (segments) is a room page the way classify sees
+ * it, so a login never sends a token to a path jitsi-web serves as something
+ * else (`/static/x`, `/etherpad/x`, our own endpoints).
+ */
+export function isRoomTarget(room: string, tenant: string | undefined, prefix: string): boolean {
+  return classify({ method: 'GET', path: roomPath(room, tenant), secFetchMode: 'navigate', accept: undefined }, prefix).kind === 'room'
 }
 
 /** The path of a room page from its segments. */
@@ -241,15 +251,17 @@ function overrideValue(value: unknown): string | undefined {
     try {
       parsed = JSON.parse(value)
     } catch {
-      return undefined // the web app drops values that are not JSON, so do we
+      // Jitsi puts some settings (config.subject) in the state as plain text.
+      parsed = value
     }
   }
   if (typeof parsed === 'boolean' || (typeof parsed === 'number' && Number.isFinite(parsed))) return JSON.stringify(parsed)
-  if (typeof parsed === 'string' && parsed.length <= MAX_OVERRIDE_VALUE && !/:\/\/|^\/\/|^\s*(?:javascript|data|vbscript):/i.test(parsed)) {
-    return JSON.stringify(parsed)
-  }
+  if (typeof parsed === 'string' && parsed.length <= MAX_OVERRIDE_VALUE && parsed.isWellFormed() && !URL_LIKE.test(parsed)) return JSON.stringify(parsed)
   return undefined
 }
+
+/** Values that could point somewhere: a scheme of the web, `//`, or a leading slash or backslash. */
+const URL_LIKE = /:\/\/|^\s*(?:wss?|https?|ftp|javascript|data|vbscript|file|blob|about):|^\s*[/\\]/i
 
 /** The hash (without `#`) that restores the harmless config overrides among `entries`. */
 export function overridesHash(entries: Iterable<[string, unknown]>): string {

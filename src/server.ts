@@ -1,15 +1,17 @@
 /**
  * Wiring: routes each request by `classify` to the sign-in flow, our
- * endpoints or the proxy, and starts/stops the listener.
+ * endpoints or the proxy; one access line and one metric per request.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { performance } from 'node:perf_hooks'
 import type { Duplex } from 'node:stream'
 import { AuthFlow } from './auth.js'
 import type { Config } from './config.js'
 import { KeyStore } from './keys.js'
 import { redactUrl, type Logger } from './log.js'
+import { Metrics, type RouteClass } from './metrics.js'
 import { OidcClient } from './oidc.js'
-import { createProxy, type Proxy } from './proxy.js'
+import { createProxy, isTrustedPeer, trustList, type Proxy } from './proxy.js'
 import { Replies } from './reply.js'
 import { classify } from './rooms.js'
 import { CookieCodec } from './session.js'
@@ -21,21 +23,31 @@ export interface App {
   /** Starts OIDC discovery in the background (start-up never waits for the IdP). */
   warmUp(): void
   readonly oidc: OidcClient | undefined
-  /** Closes WebSocket and other upgraded connections (they keep a server from closing). */
+  readonly metrics: Metrics
+  /** Closes WebSockets cleanly (close frame both ways) and destroys other upgraded connections. */
   closeUpgraded(): void
   close(): Promise<void>
 }
 
-export async function createApp(config: Config, log: Logger): Promise<App> {
+export interface AppOptions {
+  /** A registry of its own per app (tests run several in one process). */
+  readonly metrics?: Metrics
+}
+
+export async function createApp(config: Config, log: Logger, opts: AppOptions = {}): Promise<App> {
+  const metrics = opts.metrics ?? new Metrics()
   const replies = new Replies(config, log)
+  const trusted = trustList(config.trustedProxies)
   const proxy: Proxy = createProxy({
     upstream: config.upstream,
     publicProtocol: config.publicProtocol,
+    trustedProxies: trusted,
     onUpstreamError(err, req, res) {
       const detail = `upstream unavailable: ${(err as NodeJS.ErrnoException).code ?? err.message}`
       replies.page(req, res, 'UPSTREAM_UNAVAILABLE', { detail, nextUrl: `${config.publicOrigin}${retryPath(req)}` })
     },
     onError(err, req, kind) {
+      metrics.upstreamErrors.inc({ kind })
       if (kind === 'ws') log.warn({ event: 'upstream_error', kind, url: redactUrl(req.url ?? ''), error: (err as NodeJS.ErrnoException).code ?? err.message }, 'websocket proxy error')
     },
   })
@@ -45,35 +57,63 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   let oidc: OidcClient | undefined
   let stopWatching = () => {}
   if (auth) {
-    const keys = await KeyStore.load(auth.jwt, (e) => log[e.level]({ event: e.event, kid: e.kid, file: e.file }, e.message))
+    const keys = await KeyStore.load(auth.jwt, (e) => {
+      log[e.level]({ event: e.event, kid: e.kid, file: e.file }, e.message)
+      if (e.event !== 'key_loaded') metrics.keyReloads.inc({ result: e.event === 'key_rotated' ? 'rotated' : e.event === 'public_keys_loaded' ? 'public_keys' : 'failed' })
+    })
     stopWatching = keys.watch(auth.jwt.keyReloadSeconds)
-    oidc = new OidcClient(auth.oidc)
+    oidc = new OidcClient(auth.oidc, metrics)
     flow = new AuthFlow({
       config,
       auth,
       oidc,
       keys,
-      signer: new TokenSigner(keys, auth.jwt),
+      signer: new TokenSigner(keys, auth.jwt, (alg) => metrics.tokens.inc({ alg })),
       cookies: new CookieCodec(auth.cookie.secrets, auth.cookie.secure),
       replies,
+      metrics,
       log,
     })
   }
   const prefix = auth?.pathPrefix ?? ''
   const cookiePrefix = auth ? OWN_COOKIE_MARK : undefined
 
+  /** Counts the request and writes its access line when the response is done (or abandoned). */
+  function observe(req: IncomingMessage, res: ServerResponse, route: RouteClass): void {
+    const started = performance.now()
+    const socket = req.socket
+    const bytesBefore = socket.bytesWritten
+    res.once('close', () => {
+      // 499: the client went away before the response was complete (nginx's convention).
+      const status = res.writableFinished ? res.statusCode : 499
+      metrics.requests.inc({ route, status })
+      if (!log.isLevelEnabled('info')) return
+      const at = proxy.upstreamAt(req)
+      log.info({
+        event: 'access', route, method: req.method, url: redactUrl(req.url ?? ''), status,
+        ms: round(performance.now() - started), bytes: socket.bytesWritten - bytesBefore,
+        ...(at === undefined ? {} : { upstreamMs: round(at - started) }),
+        client: clientAddress(req, trusted),
+      })
+    })
+  }
+
   /** Our cookies are none of jitsi-web's business. */
-  function forward(req: IncomingMessage, res: ServerResponse): void {
+  function forward(req: IncomingMessage, res: ServerResponse, roomPage = false): void {
     if (cookiePrefix !== undefined) stripCookies(req, cookiePrefix)
-    proxy.web(req, res)
+    proxy.web(req, res, roomPage)
   }
 
   function handleRequest(req: IncomingMessage, res: ServerResponse): void {
-    if (!flow) return proxy.web(req, res)
+    if (!flow) {
+      observe(req, res, 'proxy')
+      return proxy.web(req, res)
+    }
     const url = req.url ?? '/'
     const q = url.indexOf('?')
     const path = q === -1 ? url : url.slice(0, q)
     const c = classify({ method: req.method ?? 'GET', path, secFetchMode: header(req, 'sec-fetch-mode'), accept: header(req, 'accept') }, prefix)
+    observe(req, res, c.kind === 'pass' ? 'proxy' : c.kind)
     if (c.kind === 'pass') return forward(req, res)
     const query = q === -1 ? '' : url.slice(q + 1)
     const f = flow
@@ -81,13 +121,14 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       ? f.endpoint(req, res, c.name, query)
       : f.room(req, res, c.room, c.tenant, query).then((handled) => {
           // The client may have left while the token was checked.
-          if (!handled && !res.destroyed) forward(req, res)
+          if (!handled && !res.destroyed) forward(req, res, query !== '')
         })
     work.catch((err: unknown) => f.fail(req, res, err))
   }
 
   // Upgraded connections outlive requests; they are closed on shutdown.
   const upgraded = new Set<Duplex>()
+  metrics.openWebSockets = () => upgraded.size
 
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     // Node stops watching the socket once it emits 'upgrade'; an unhandled
@@ -107,14 +148,20 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     handleRequest,
     handleUpgrade,
     oidc,
+    metrics,
     warmUp() {
       oidc?.configuration().then(
         () => log.info({ event: 'oidc_discovered', issuer: auth?.oidc.issuer.href }, 'identity provider discovered'),
-        (err: Error) => log.warn({ event: 'oidc_discovery_failed', issuer: auth?.oidc.issuer.href, error: err.message }, 'identity provider not reachable yet; will retry on the next sign-in'),
+        (err: Error) => log.warn({ event: 'oidc_discovery_failed', issuer: auth?.oidc.issuer.href, error: err.message }, 'identity provider not reachable yet; will retry'),
       )
     },
     closeUpgraded() {
-      for (const socket of upgraded) socket.destroy()
+      const closed = proxy.closeWebSockets()
+      if (closed > 0) log.info({ event: 'websockets_closed', count: closed }, 'closed WebSockets (1001 going away)')
+      // Anything else upgraded (a handshake still in progress) simply ends.
+      setTimeout(() => {
+        for (const socket of upgraded) socket.destroy()
+      }, 1000).unref()
     },
     async close() {
       stopWatching()
@@ -123,6 +170,20 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       await oidc?.close()
     },
   }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10
+}
+
+/** The client's address: the first X-Forwarded-For hop when a trusted proxy sent it, else the peer. */
+export function clientAddress(req: IncomingMessage, trusted: ReturnType<typeof trustList>): string {
+  const remote = req.socket.remoteAddress ?? ''
+  const peer = remote.startsWith('::ffff:') ? remote.slice(7) : remote
+  if (!isTrustedPeer(peer, trusted)) return peer
+  const xff = header(req, 'x-forwarded-for')
+  const first = xff?.split(',')[0]?.trim()
+  return first || peer
 }
 
 /** Every cookie the sidecar sets has this in its name (`jos_session`, `__Host-jos_tx_…`). */

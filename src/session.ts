@@ -29,6 +29,8 @@ export interface Identity {
 
 export interface Session {
   readonly identity: Identity
+  /** Version of the rules and mappings that made `identity`; another version means sign in again. */
+  readonly policy: string
   /** Random id, the base of the logout anti-forgery value. */
   readonly sid: string
   /** The ID token, for RP-initiated logout's id_token_hint (left out when it would not fit in a cookie). */
@@ -128,7 +130,7 @@ export class CookieCodec {
 
   async openSession(value: string | undefined, now?: number): Promise<Session | undefined> {
     const p = await this.open('session', value, now)
-    if (!p || typeof p.sid !== 'string' || !isRecord(p.identity)) return undefined
+    if (!p || typeof p.sid !== 'string' || typeof p.policy !== 'string' || !isRecord(p.identity)) return undefined
     const { user, moderator, features, group } = p.identity
     if (!isRecord(user) || typeof moderator !== 'boolean' || !isRecord(features)) return undefined
     const fields: Record<string, string> = {}
@@ -136,7 +138,7 @@ export class CookieCodec {
     const flags: Record<string, boolean> = {}
     for (const [k, v] of Object.entries(features)) if (typeof v === 'boolean') flags[k] = v
     const identity: Identity = { user: fields, moderator, features: flags, ...(typeof group === 'string' ? { group } : {}) }
-    return { identity, sid: p.sid, ...(typeof p.idToken === 'string' ? { idToken: p.idToken } : {}) }
+    return { identity, sid: p.sid, policy: p.policy, ...(typeof p.idToken === 'string' ? { idToken: p.idToken } : {}) }
   }
 
   async sealTransaction(tx: LoginTransaction, now?: number): Promise<string> {
@@ -164,7 +166,7 @@ export class CookieCodec {
   }
 
   checkLogoutToken(sid: string, value: string | null | undefined): boolean {
-    if (typeof value !== 'string' || value.length !== 43) return false
+    if (typeof value !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(value)) return false
     const given = Buffer.from(value)
     return this.#macKeys.some((k) => timingSafeEqual(Buffer.from(logoutMac(k, sid)), given))
   }

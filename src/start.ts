@@ -4,19 +4,25 @@
  */
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { Config } from './config.js'
+import { createAdminServer, type Lifecycle } from './admin.js'
+import type { Config, ListenAddress } from './config.js'
 import type { Logger } from './log.js'
 import { createApp, createHttpServer, type App } from './server.js'
 
 export interface Running {
   readonly app: App
   readonly server: Server
+  readonly admin: Server
   readonly port: number
-  stop(graceMs?: number): Promise<void>
+  readonly adminPort: number
+  readonly lifecycle: Lifecycle
+  /**
+   * Graceful stop: readiness fails at once; after SHUTDOWN_DELAY_SECONDS the
+   * listener stops accepting and WebSockets get a close frame; in-flight
+   * requests may finish until SHUTDOWN_TIMEOUT_SECONDS, then everything is cut.
+   */
+  stop(): Promise<void>
 }
-
-/** How long in-flight requests get to finish when the sidecar stops. */
-export const STOP_GRACE_MS = 10_000
 
 /** Effective configuration for the start-up log: no secrets, only whether they are set. */
 export function describeConfig(config: Config): Record<string, unknown> {
@@ -25,6 +31,9 @@ export function describeConfig(config: Config): Record<string, unknown> {
     publicUrl: config.publicOrigin,
     upstream: config.upstream.origin,
     listen: `${config.listen.host}:${config.listen.port}`,
+    adminListen: `${config.adminListen.host}:${config.adminListen.port}`,
+    trustedProxies: config.trustedProxies.map((c) => `${c.address}/${c.prefix}`),
+    shutdown: config.shutdown,
     auth: a
       ? {
           pathPrefix: a.pathPrefix,
@@ -47,33 +56,58 @@ export function describeConfig(config: Config): Record<string, unknown> {
   }
 }
 
-export async function start(config: Config, log: Logger, listen = config.listen): Promise<Running> {
-  const app = await createApp(config, log)
-  const server = createHttpServer(app)
-  await new Promise<void>((resolve, reject) => {
+function listenOn(server: Server, address: ListenAddress): Promise<number> {
+  return new Promise((resolve, reject) => {
     server.once('error', reject)
-    server.listen(listen.port, listen.host, () => {
+    server.listen(address.port, address.host, () => {
       server.off('error', reject)
-      resolve()
+      resolve((server.address() as AddressInfo).port)
     })
   })
-  const port = (server.address() as AddressInfo).port
-  log.info({ event: 'started', config: describeConfig(config), port }, `listening on ${listen.host}:${port}`)
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+export async function start(config: Config, log: Logger): Promise<Running> {
+  const app = await createApp(config, log)
+  const lifecycle: Lifecycle = { shuttingDown: false }
+  const server = createHttpServer(app)
+  const admin = createAdminServer(app, config, lifecycle, log)
+  const port = await listenOn(server, config.listen)
+  const adminPort = await listenOn(admin, config.adminListen)
+  log.info({ event: 'started', config: describeConfig(config), port, adminPort }, `listening on ${config.listen.host}:${port} (admin ${config.adminListen.host}:${adminPort})`)
   app.warmUp()
+  let stopping: Promise<void> | undefined
   return {
     app,
     server,
+    admin,
     port,
-    async stop(graceMs = STOP_GRACE_MS) {
-      // In-flight requests may finish; WebSockets (whole meetings) are closed
-      // at once, and whatever remains after the grace period is cut.
-      app.closeUpgraded()
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
-      server.closeIdleConnections()
-      const timer = setTimeout(() => server.closeAllConnections(), graceMs)
-      await closed
-      clearTimeout(timer)
-      await app.close()
+    adminPort,
+    lifecycle,
+    stop() {
+      stopping ??= (async () => {
+        const { delayMs, timeoutMs } = config.shutdown
+        lifecycle.shuttingDown = true
+        log.info({ event: 'shutdown_started', delayMs, timeoutMs }, 'shutting down: not ready; still serving while endpoints update')
+        await sleep(delayMs)
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+        server.closeIdleConnections()
+        app.closeUpgraded()
+        const timer = setTimeout(() => {
+          log.warn({ event: 'shutdown_timeout' }, 'in-flight requests did not finish in time; closing them')
+          server.closeAllConnections()
+        }, timeoutMs)
+        await closed
+        clearTimeout(timer)
+        await new Promise<void>((resolve) => {
+          admin.close(() => resolve())
+          admin.closeAllConnections()
+        })
+        await app.close()
+        log.info({ event: 'shutdown_complete' }, 'stopped')
+      })()
+      return stopping
     },
   }
 }

@@ -16,10 +16,17 @@ export const NBF_SKEW_SECONDS = 30
 /** A token with less life left than this is not worth sending to Jitsi; mint a new one. */
 export const MIN_REMAINING_SECONDS = 10
 
-/** The string value of a claim, for `context.user`: strings as they are, numbers as text, anything else left out. */
-function stringClaim(claims: Claims, name: string): string | undefined {
+/**
+ * Longest value we put in `context.user` or `context.group`: the session
+ * cookie holds them and must stay under 4 KB, and so must the room URL.
+ */
+export const MAX_CLAIM_LENGTH = 256
+export const MAX_AVATAR_LENGTH = 1024
+
+/** The string value of a claim, for `context.user`: strings as they are, numbers as text, anything else (or too long) left out. */
+function stringClaim(claims: Claims, name: string, max = MAX_CLAIM_LENGTH): string | undefined {
   const v = claims[name]
-  if (typeof v === 'string') return v === '' ? undefined : v
+  if (typeof v === 'string') return v === '' || v.length > max ? undefined : v
   if (typeof v === 'number' && Number.isFinite(v)) return String(v)
   return undefined
 }
@@ -27,11 +34,14 @@ function stringClaim(claims: Claims, name: string): string | undefined {
 /** Maps identity claims to `context.user` fields with the configured attributes; missing claims are left out. */
 export function userFromClaims(claims: Claims, jwt: JwtConfig): UserFields {
   const user: { -readonly [K in keyof UserFields]: UserFields[K] } = {}
-  const fields: [keyof UserFields, string][] = [['id', jwt.idAttribute], ['name', jwt.nameAttribute], ['email', jwt.mailAttribute], ['avatar', jwt.avatarAttribute]]
+  const fields: [keyof UserFields, string][] = [['id', jwt.idAttribute], ['name', jwt.nameAttribute], ['email', jwt.mailAttribute]]
   for (const [field, attribute] of fields) {
     const v = stringClaim(claims, attribute)
     if (v !== undefined) user[field] = v
   }
+  // An avatar is a picture URL: http(s) only (no data: blobs, no javascript:).
+  const avatar = stringClaim(claims, jwt.avatarAttribute, MAX_AVATAR_LENGTH)
+  if (avatar !== undefined && /^https?:\/\//i.test(avatar)) user.avatar = avatar
   return user
 }
 
@@ -71,12 +81,24 @@ export function identityFromClaims(
 
 /**
  * The `sub` for a room: JWT_SUBJECT, or with `{tenant}` the tenant in the
- * form Prosody's domain verification compares (lowercase, as the web app
- * sends it), falling back to JWT_SUBJECT_DEFAULT without a tenant.
+ * form Prosody's domain verification compares, falling back to
+ * JWT_SUBJECT_DEFAULT without a tenant. The tenant is the MUC subdomain
+ * jitsi-web's config.js builds from nginx's decoded path: lowercase, dots
+ * as underscores (`Acme.Corp` is `acme_corp`).
  */
 export function subjectFor(jwt: JwtConfig, tenant: string | undefined): string {
   if (jwt.subject !== '{tenant}') return jwt.subject
-  return tenant === undefined ? jwt.subjectDefault : roomClaim(tenant)
+  return tenant === undefined ? jwt.subjectDefault : tenantSubject(tenant)
+}
+
+export function tenantSubject(segment: string): string {
+  let name = segment
+  try {
+    name = decodeURIComponent(segment)
+  } catch {
+    // taken as it is
+  }
+  return name.toLowerCase().split('.').join('_')
 }
 
 /**
@@ -108,16 +130,20 @@ export function buildClaims(identity: Identity, jwt: JwtConfig, room: string, te
 export class TokenSigner {
   readonly #keys: KeyStore
   readonly #jwt: JwtConfig
+  readonly #onSigned: (alg: string) => void
 
-  constructor(keys: KeyStore, jwt: JwtConfig) {
+  constructor(keys: KeyStore, jwt: JwtConfig, onSigned: (alg: string) => void = () => {}) {
     this.#keys = keys
     this.#jwt = jwt
+    this.#onSigned = onSigned
   }
 
   /** Signs with the key in service; RS* tokens name it in `kid` (Prosody's key server needs it). */
   async sign(claims: JWTPayload): Promise<string> {
     const { alg, key, kid } = this.#keys.signing
-    return new SignJWT(claims).setProtectedHeader(kid === undefined ? { alg, typ: 'JWT' } : { alg, typ: 'JWT', kid }).sign(key)
+    const token = await new SignJWT(claims).setProtectedHeader(kid === undefined ? { alg, typ: 'JWT' } : { alg, typ: 'JWT', kid }).sign(key)
+    this.#onSigned(alg)
+    return token
   }
 
   /** A token for the room page `/<tenant>/<room>` (path segments). */

@@ -3,45 +3,12 @@
  * is driven through a complete sign-in, as a person would.
  */
 import t from 'tap'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { request } from 'undici'
 import WebSocket from 'ws'
 import { Browser } from './fixtures/client.js'
+import { finish, run, waitForOutput } from './fixtures/process.js'
 import { listenServer } from './fixtures/stack.js'
 import { startUpstream } from './fixtures/upstream.js'
-
-const CLI = new URL('../src/cli.ts', import.meta.url).pathname
-
-function run(args: string[], env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, ['--import=@tapjs/typescript/import', CLI, ...args], {
-    env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-}
-
-function finish(p: ChildProcess): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  let stdout = ''
-  let stderr = ''
-  p.stdout?.on('data', (d) => (stdout += d))
-  p.stderr?.on('data', (d) => (stderr += d))
-  return new Promise((resolve) => p.once('exit', (code) => resolve({ code, stdout, stderr })))
-}
-
-function waitForOutput(p: ChildProcess, re: RegExp): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    let out = ''
-    const on = (d: Buffer) => {
-      out += d
-      const m = re.exec(out)
-      if (m) {
-        p.stdout?.off('data', on)
-        resolve(m)
-      }
-    }
-    p.stdout?.on('data', on)
-    p.once('exit', (code) => reject(new Error(`exited ${code} before ${re}: ${out}`)))
-  })
-}
 
 t.test('help and unknown commands', async (t) => {
   const help = await finish(run(['help']))
@@ -90,7 +57,7 @@ t.test('serve: listens, proxies, logs its configuration without secrets, stops o
   const upstream = await startUpstream()
   t.teardown(() => upstream.close())
   const p = run(['serve'], {
-    PUBLIC_URL: 'https://meet.example.com', UPSTREAM_URL: upstream.url, LISTEN_ADDRESS: '127.0.0.1:0',
+    PUBLIC_URL: 'https://meet.example.com', UPSTREAM_URL: upstream.url, LISTEN_ADDRESS: '127.0.0.1:0', ADMIN_LISTEN_ADDRESS: '127.0.0.1:0', SHUTDOWN_DELAY_SECONDS: '0',
     OIDC_ISSUER: 'http://127.0.0.1:9', OIDC_CLIENT_ID: 'c', OIDC_CLIENT_SECRET: 'SUPER-SECRET-CLIENT',
     JWT_APP_ID: 'app', JWT_APP_SECRET: 'SUPER-SECRET-APP', COOKIE_SECRET: 'SUPER-SECRET-COOKIE-0123456789abcdef',
   })
@@ -119,7 +86,7 @@ t.test('demo: a person signs in as alice and sees the token in the stand-in room
   const b = await listenServer()
   await new Promise((r) => a.server.close(r))
   await new Promise((r) => b.server.close(r))
-  const p = run(['demo'], { DEMO_PORT: String(a.port), DEMO_IDP_PORT: String(b.port), LOG_LEVEL: 'warn' })
+  const p = run(['demo'], { DEMO_PORT: String(a.port), DEMO_IDP_PORT: String(b.port), DEMO_ADMIN_PORT: '0', LOG_LEVEL: 'warn' })
   const result = finish(p)
   t.teardown(() => {
     p.kill('SIGTERM')

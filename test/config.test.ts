@@ -94,6 +94,7 @@ t.test('bad values', async (t) => {
     ['room claim', { JWT_ROOM_CLAIM: 'all' }, /JWT_ROOM_CLAIM: must be one of room, \*/],
     ['JWT_GROUP claim without name', { JWT_GROUP: 'claim:' }, /JWT_GROUP: claim: needs a claim name/],
     ['GUEST_ACCESS', { GUEST_ACCESS: 'sometimes' }, /GUEST_ACCESS: must be 1 or 0/],
+    ['tenant sub without a default', { JWT_SUBJECT: '{tenant}' }, /JWT_SUBJECT_DEFAULT: required with JWT_SUBJECT=\{tenant\}/],
   ]
   for (const [name, env, re] of cases) t.match(problems({ ...base, ...env }).join('\n'), re, name)
 })
@@ -164,6 +165,15 @@ t.test('roles and features', async (t) => {
   t.equal(a.oidc.userinfo, true)
   t.same(splitTopLevel("a=f(1, 2),b='x,y',c=[1,2]"), ['a=f(1, 2)', "b='x,y'", 'c=[1,2]'])
   t.same(splitTopLevel(''), [])
+})
+
+t.test('the policy fingerprint changes with anything that decides access or claims', async (t) => {
+  const p = (env: Env) => loadConfig({ ...base, ...env }).auth!.policy
+  t.equal(p({}), p({}))
+  for (const env of [{ USE_RULE: '1' }, { MODERATOR_RULE: 'true' }, { JWT_FEATURES: 'flip=true' }, { JWT_NAME_ATTRIBUTE: 'nick' }, { OIDC_GROUPS_CLAIM: 'roles' }, { OIDC_USERINFO: '1' }, { JWT_GROUP: 'x' }]) {
+    t.not(p(env), p({}), JSON.stringify(env))
+  }
+  t.equal(p({ JWT_TTL_SECONDS: '600' }), p({}), 'token lifetime is not policy')
 })
 
 t.test('parseListenAddress', async (t) => {

@@ -131,6 +131,10 @@ t.test("Jitsi's {state}: room, tenant, overrides, desktop app", async (t) => {
     'config.prejoinConfig.enabled': false,
     'interfaceConfig.SHOW_JITSI_WATERMARK': 'false',
     'config.subject': '"Weekly sync"',
+    'config.localSubject': 'Plain text, as Jitsi sends it',
+    'config.evil1': 'wss:evil.example',
+    'config.evil2': '/\\evil.example',
+    'config.evil3': '\ud800',
     'config.defaultLanguage': '"de"',
     'config.startBitrate': 800,
     // hostile or useless: dropped
@@ -143,7 +147,7 @@ t.test("Jitsi's {state}: room, tenant, overrides, desktop app", async (t) => {
     'config.constructor': 'true',
     'config.nested': '{"a":1}',
     'config.list': '[1]',
-    'config.notJson': 'yes',
+    'config.notJson': 'yes', // plain text is kept as a string
     'config.link': '"javascript:alert(1)"',
     'config.big': JSON.stringify('x'.repeat(300)),
     'config.': 'true',
@@ -152,6 +156,13 @@ t.test("Jitsi's {state}: room, tenant, overrides, desktop app", async (t) => {
     room: 'x',
     electron: true,
   }))
-  t.equal(hash, 'config.startWithAudioMuted=true&config.prejoinConfig.enabled=false&interfaceConfig.SHOW_JITSI_WATERMARK=false&config.subject=%22Weekly%20sync%22&config.defaultLanguage=%22de%22&config.startBitrate=800')
+  t.equal(hash, 'config.startWithAudioMuted=true&config.prejoinConfig.enabled=false&interfaceConfig.SHOW_JITSI_WATERMARK=false&config.subject=%22Weekly%20sync%22&config.localSubject=%22Plain%20text%2C%20as%20Jitsi%20sends%20it%22&config.defaultLanguage=%22de%22&config.startBitrate=800&config.notJson=%22yes%22')
+  t.equal(parseJitsiState('{"room":"\\ud800"}'), undefined, 'a lone surrogate is not a room (and crashes nothing)')
+  t.equal(parseJitsiState('{"room":"ok","tenant":"\\udfff"}'), undefined)
+  const { isRoomTarget } = await import('../src/rooms.js')
+  t.equal(isRoomTarget('MyRoom', 'acme', '/jitsi/'), true)
+  for (const [room, tenant] of [['x', 'static'], ['x', 'etherpad'], ['config.js', undefined], ['x', 'jitsi'], ['http-bind', 'acme']] as const) {
+    t.equal(isRoomTarget(room, tenant, '/jitsi/'), false, `${tenant}/${room}`)
+  }
   t.equal(overridesHash(Array.from({ length: 100 }, (_, i) => [`config.k${i}`, true])).split('&').length, 32, 'bounded')
 })

@@ -4,7 +4,7 @@ import { CookieCodec, MAX_COOKIE_VALUE, TX_TTL_SECONDS, parseCookies } from '../
 const k1 = 'first-cookie-secret-0123456789abcdef'
 const k2 = 'second-cookie-secret-0123456789abcdef'
 const tx = { state: 's'.repeat(43), nonce: 'n', verifier: 'v', room: 'T%C3%A4st', query: 'a=1', hash: 'config.x=true', electron: false }
-const session = { identity: { user: { id: 'u', name: 'N' }, moderator: true, features: { recording: false }, group: 'g' }, sid: 'sid-1', idToken: 'a.b.c' }
+const session = { identity: { user: { id: 'u', name: 'N' }, moderator: true, features: { recording: false }, group: 'g' }, sid: 'sid-1', policy: 'p1', idToken: 'a.b.c' }
 
 t.test('round trip, rotation and rejection', async (t) => {
   const codec = new CookieCodec([k1], true)
@@ -41,11 +41,11 @@ t.test('tampering, truncation, expiry and junk', async (t) => {
   t.equal(await codec.openSession(''), undefined)
   t.equal(await codec.openSession(undefined), undefined)
   t.equal(await codec.openSession('a.b.c.d.e'), undefined)
-  for (const bad of [{ sid: 's', identity: null }, { identity: session.identity }, { sid: 's', identity: { user: {}, moderator: 'yes', features: {} } }, { sid: 's', identity: { user: [], moderator: true, features: {} } }]) {
+  for (const bad of [{ sid: 's', policy: 'p', identity: null }, { sid: 's', identity: session.identity }, { identity: session.identity, policy: 'p' }, { sid: 's', policy: 'p', identity: { user: {}, moderator: 'yes', features: {} } }, { sid: 's', policy: 'p', identity: { user: [], moderator: true, features: {} } }]) {
     t.equal(await codec.openSession(await codec.seal('session', bad, 60)), undefined, JSON.stringify(bad))
   }
-  const odd = await codec.openSession(await codec.seal('session', { sid: 's', identity: { user: { id: 1, name: 'n' }, moderator: false, features: { a: 'yes', b: true } } }, 60))
-  t.same(odd, { sid: 's', identity: { user: { name: 'n' }, moderator: false, features: { b: true } } }, 'only well-typed fields survive')
+  const odd = await codec.openSession(await codec.seal('session', { sid: 's', policy: 'p', identity: { user: { id: 1, name: 'n' }, moderator: false, features: { a: 'yes', b: true } } }, 60))
+  t.same(odd, { sid: 's', policy: 'p', identity: { user: { name: 'n' }, moderator: false, features: { b: true } } }, 'only well-typed fields survive')
   const badTx = await codec.seal('tx', { state: 1 }, 60)
   t.equal(await codec.openTransaction(badTx), undefined)
 })
@@ -58,6 +58,7 @@ t.test('logout anti-forgery values', async (t) => {
   t.equal(codec.checkLogoutToken('sid-2', v), false, 'bound to the session')
   t.equal(codec.checkLogoutToken('sid-1', null), false)
   t.equal(codec.checkLogoutToken('sid-1', 'x'), false)
+  t.equal(codec.checkLogoutToken('sid-1', `é${'A'.repeat(42)}`), false, 'non-ASCII of the right length: no crash')
   t.equal(new CookieCodec([k2, k1], true).checkLogoutToken('sid-1', v), true, 'survives key rotation')
   t.equal(new CookieCodec([k2], true).checkLogoutToken('sid-1', v), false)
 })

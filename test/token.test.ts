@@ -18,7 +18,9 @@ t.test('userFromClaims maps attributes and leaves out what is missing or not a s
   t.same(userFromClaims({ sub: 'u1', preferred_username: 'alice', email: 'a@x.org', picture: 'https://x/a.png' }, jwt), { id: 'u1', name: 'alice', email: 'a@x.org', avatar: 'https://x/a.png' })
   t.same(userFromClaims({ sub: 'u1', email: ['a@x.org'], preferred_username: '' }, jwt), { id: 'u1' })
   t.same(userFromClaims({ sub: 12345 }, jwt), { id: '12345' }, 'numbers become strings')
-  t.same(userFromClaims({ sub: { nested: true }, preferred_username: null, picture: 7.5 }, jwt), { avatar: '7.5' })
+  t.same(userFromClaims({ sub: { nested: true }, preferred_username: null, picture: 7.5 }, jwt), {}, 'an avatar must be an http(s) URL')
+  t.same(userFromClaims({ sub: 'u', picture: 'data:image/png;base64,AAAA', name: 'x' }, jwt), { id: 'u' }, 'no data: avatars')
+  t.same(userFromClaims({ sub: 'u', preferred_username: 'n'.repeat(257), picture: `https://x/${'a'.repeat(1100)}` }, jwt), { id: 'u' }, 'over-long values are left out')
   t.same(userFromClaims({ sub: 'u', avatar_url: 'https://a' }, auth({ JWT_AVATAR_ATTRIBUTE: 'avatar_url' }).jwt), { id: 'u', avatar: 'https://a' })
 })
 
@@ -51,7 +53,8 @@ t.test('buildClaims follows what Prosody checks', async (t) => {
 t.test('sub from the tenant', async (t) => {
   const a = auth({ JWT_SUBJECT: '{tenant}', JWT_SUBJECT_DEFAULT: 'meet.jitsi' })
   t.equal(subjectFor(a.jwt, 'Acme'), 'acme')
-  t.equal(subjectFor(a.jwt, 'T%C3%A4nant'), 't%c3%a4nant')
+  t.equal(subjectFor(a.jwt, 'Acme.Corp'), 'acme_corp', 'the MUC subdomain: dots become underscores')
+  t.equal(subjectFor(a.jwt, 'T%C3%A4nant'), 'tänant', 'decoded, as nginx hands it to config.js')
   t.equal(subjectFor(a.jwt, undefined), 'meet.jitsi')
   t.equal(subjectFor(jwt, 'acme'), '*')
   t.equal(buildClaims(alice, a.jwt, 'Room', 'Acme', 0).sub, 'acme')
@@ -83,7 +86,7 @@ t.test('sign and verify', async (t) => {
   const hs512 = new TokenSigner(await KeyStore.load({ ...jwt, alg: 'HS512' }), { ...jwt, alg: 'HS512' })
   t.same(decodeProtectedHeader(await hs512.mint(alice, 'r', undefined)), { alg: 'HS512', typ: 'JWT' })
   t.equal(await signer.isUsableFor(await hs512.mint(alice, 'MyRoom', undefined, now), 'MyRoom', undefined, now), false, 'algorithm pinned')
-  const tj = auth({ JWT_SUBJECT: '{tenant}' }).jwt
+  const tj = auth({ JWT_SUBJECT: '{tenant}', JWT_SUBJECT_DEFAULT: 'meet.jitsi' }).jwt
   const tenantSigner = new TokenSigner(await KeyStore.load(tj), tj)
   const acme = await tenantSigner.mint(alice, 'Room', 'acme', now)
   t.equal(await tenantSigner.isUsableFor(acme, 'Room', 'acme', now), true)

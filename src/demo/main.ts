@@ -19,6 +19,8 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<voi
     PUBLIC_URL: publicUrl,
     UPSTREAM_URL: jitsi.url,
     LISTEN_ADDRESS: `127.0.0.1:${port}`,
+    ADMIN_LISTEN_ADDRESS: `127.0.0.1:${env.DEMO_ADMIN_PORT ?? port + 10}`,
+    SHUTDOWN_DELAY_SECONDS: '0',
     LOG_LEVEL: env.LOG_LEVEL ?? 'info',
     OIDC_ISSUER: idp.issuer,
     OIDC_CLIENT_ID: 'jitsi',

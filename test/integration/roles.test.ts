@@ -133,6 +133,36 @@ t.test('GUEST_ACCESS=1: guests pass, hosts still sign in', async (t) => {
   t.equal(host.status, 302, 'with a session, room loads get a token')
 })
 
+t.test('sessions made under other rules sign in again; hostile login targets are refused', async (t) => {
+  const a = await stackWith(t, {})
+  const b = new Browser()
+  await signIn(a, b, '/MyRoom', 'alice')
+  t.equal((await b.fetch(`${a.url}/Other`)).status, 302)
+  t.equal(new URL((await b.fetch(`${a.url}/Other`)).location!).origin, a.url, 'same rules: a token at once')
+  // Another sidecar with the same cookie key but a tightened MODERATOR_RULE (cookies ignore the port).
+  const tightened = await stackWith(t, { env: { MODERATOR_RULE: "inGroup('staff')" } })
+  const r = await b.fetch(`${tightened.url}/Other`)
+  t.equal(new URL(r.location!).origin, tightened.idp.issuer, 'the old session does not carry the old decision')
+  t.match(r.setCookies.join('\n'), /jos_session=; Max-Age=0/)
+
+  for (const path of ['/jitsi/login?room=x&tenant=etherpad', '/jitsi/login?room=config.js', `/jitsi/login?state=${encodeURIComponent('{"room":"\\ud800"}')}`, `/jitsi/login?state=${encodeURIComponent('{"room":"x","tenant":"static"}')}`]) {
+    const res = await b.fetch(`${a.url}${path}`)
+    t.equal(res.status, 400, path)
+  }
+  const withSession = await b.fetch(`${a.url}/jitsi/logout?csrf=%C3%A9${'A'.repeat(42)}`)
+  t.equal(withSession.status, 200, 'a non-ASCII anti-forgery value only gets the confirmation page')
+})
+
+t.test('long or odd claims never break the session cookie', async (t) => {
+  const big = { password: 'big', claims: { name: 'n'.repeat(5000), email: 'e@x.org', picture: `https://example.org/${'a'.repeat(3500)}`, groups: ['jitsi-users'], org: 'o'.repeat(300) } }
+  const stack = await stackWith(t, { idp: { accounts: { big } }, env: { ...rolesEnv } })
+  const done = await signIn(stack, new Browser(), '/MyRoom', 'big')
+  t.equal(done.status, 302)
+  const cookie = done.setCookies.find((c) => c.startsWith('jos_session='))!
+  t.ok(cookie.length < 4096, `session cookie of ${cookie.length} bytes`)
+  t.same((await verify(jwtOf(done.location))).context, { user: { id: 'big', email: 'e@x.org', affiliation: 'member' }, features: { recording: 'false', livestreaming: 'false', 'create-polls': 'true' } }, 'over-long values are left out')
+})
+
 t.test('logout: confirmation, anti-forgery, RP-initiated logout at the IdP', async (t) => {
   const stack = await stackWith(t, {})
   const b = new Browser()
