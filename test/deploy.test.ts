@@ -1,0 +1,161 @@
+/**
+ * What operators deploy: the Kubernetes manifests (parse, render, validate
+ * against the Kubernetes schemas, env names exactly the sidecar's) and the
+ * container image (every file it copies exists; its start command works from
+ * a clean production-only install).
+ */
+import t from 'tap'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
+import { parseAllDocuments } from 'yaml'
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap'
+import { Secret } from 'kubernetes-models/v1/Secret'
+import { Service } from 'kubernetes-models/v1/Service'
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment'
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget'
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy'
+import { SECRET_VARIABLES, VARIABLES } from '../src/config.js'
+import { finish, waitForOutput } from './fixtures/process.js'
+import { spawn } from 'node:child_process'
+import { request } from 'undici'
+import { startUpstream } from './fixtures/upstream.js'
+
+const root = new URL('..', import.meta.url).pathname
+const k8s = join(root, 'deploy/k8s')
+type Obj = { apiVersion: string; kind: string; metadata: { name: string }; [k: string]: unknown }
+
+const MODELS: Record<string, new (o: never) => { validate(): void }> = {
+  ConfigMap: ConfigMap as never, Secret: Secret as never, Service: Service as never, Deployment: Deployment as never,
+  PodDisruptionBudget: PodDisruptionBudget as never, NetworkPolicy: NetworkPolicy as never,
+}
+
+function yamlFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n)
+    return statSync(p).isDirectory() ? yamlFiles(p) : n.endsWith('.yaml') ? [p] : []
+  })
+}
+
+function parse(text: string, file: string): Obj[] {
+  const docs = parseAllDocuments(text)
+  for (const d of docs) if (d.errors.length > 0) throw new Error(`${file}: ${d.errors[0]!.message}`)
+  return docs.map((d) => d.toJS() as Obj).filter((o) => o !== null)
+}
+
+const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0
+const known = new Set<string>([...VARIABLES, ...SECRET_VARIABLES.map((v) => `${v}_FILE`)])
+
+t.test('every manifest parses and every Kubernetes object validates against its schema', async (t) => {
+  const files = yamlFiles(k8s)
+  t.ok(files.length >= 9, `${files.length} files`)
+  for (const file of files) {
+    for (const obj of parse(readFileSync(file, 'utf8'), file)) {
+      if (obj.kind === 'Kustomization') continue
+      const Model = MODELS[obj.kind]
+      t.ok(Model, `${file}: ${obj.kind} has a schema here`)
+      if (Model) t.doesNotThrow(() => new Model(obj as never).validate(), `${file}: ${obj.kind}/${obj.metadata.name}`)
+    }
+  }
+})
+
+for (const overlay of ['hs256', 'rs256']) {
+  t.test(`overlay ${overlay} renders, validates, and names only variables the sidecar reads`, async (t) => {
+    if (!kubectl) {
+      t.comment('kubectl not installed: skipping the kustomize rendering (apt-get install kubernetes-client, or any kubectl)')
+      t.skip('kubectl not installed')
+      return
+    }
+    const out = execFileSync('kubectl', ['kustomize', join(k8s, 'overlays', overlay)], { encoding: 'utf8' })
+    const objs = parse(out, overlay)
+    t.same(objs.map((o) => o.kind).sort(), ['ConfigMap', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'Service'])
+    for (const o of objs) t.doesNotThrow(() => new MODELS[o.kind]!(o as never).validate(), `${o.kind}/${o.metadata.name}`)
+
+    const cm = objs.find((o) => o.kind === 'ConfigMap') as unknown as { data: Record<string, string> }
+    const deployment = objs.find((o) => o.kind === 'Deployment') as unknown as {
+      spec: { selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: Record<string, unknown> & { containers: Record<string, any>[]; terminationGracePeriodSeconds: number } } }
+    }
+    const pod = deployment.spec.template.spec
+    const sidecar = pod.containers.find((c) => c.name === 'sidecar')!
+    const names = [...Object.keys(cm.data), ...(sidecar.env as { name: string }[]).map((e) => e.name)]
+    for (const n of names) t.ok(known.has(n), `${n} is a variable the sidecar reads`)
+    for (const n of ['PUBLIC_URL', 'OIDC_ISSUER', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'JWT_APP_ID', 'COOKIE_SECRET']) t.ok(names.includes(n), `${n} is set`)
+    if (overlay === 'hs256') t.ok(names.includes('JWT_APP_SECRET'))
+    else t.match(cm.data, { JWT_ALG: 'RS256', JWT_PRIVATE_KEY_FILE: /^\/var\/run\/jitsi-jwt\/key\//, JWT_PUBLIC_KEYS_DIR: String })
+
+    // Kubernetes security practice for the sidecar.
+    t.match(sidecar.securityContext, { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } })
+    t.match(pod.securityContext, { seccompProfile: { type: 'RuntimeDefault' } })
+    for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) t.equal(sidecar[probe].httpGet.port, 'admin', `${probe} on the admin port`)
+    t.equal(sidecar.readinessProbe.httpGet.path, '/readyz')
+    t.ok(sidecar.resources.requests.memory && sidecar.resources.limits.memory && sidecar.resources.requests.cpu)
+    const grace = Number(cm.data.SHUTDOWN_DELAY_SECONDS) + Number(cm.data.SHUTDOWN_TIMEOUT_SECONDS)
+    t.ok(pod.terminationGracePeriodSeconds > grace, `terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds} > ${grace}`)
+    t.match(cm.data.UPSTREAM_URL, /^http:\/\/127\.0\.0\.1:80$/, 'jitsi-web in the same pod')
+    t.equal(Number(cm.data.LISTEN_ADDRESS?.split(':')[1]), sidecar.ports.find((p: { name: string }) => p.name === 'http').containerPort)
+    t.equal(Number(cm.data.ADMIN_LISTEN_ADDRESS?.split(':')[1]), sidecar.ports.find((p: { name: string }) => p.name === 'admin').containerPort)
+
+    const service = objs.find((o) => o.kind === 'Service') as unknown as { spec: { ports: { targetPort: string }[]; selector: Record<string, string> } }
+    t.same(service.spec.ports.map((p) => p.targetPort), ['http'], 'the Service reaches the sidecar only, never the admin port')
+    t.same(service.spec.selector, deployment.spec.selector.matchLabels)
+    const np = objs.find((o) => o.kind === 'NetworkPolicy') as unknown as { spec: { ingress: { from?: unknown[]; ports: { port: string }[] }[] } }
+    const adminRule = np.spec.ingress.find((r) => r.ports.some((p) => p.port === 'admin'))
+    t.ok(adminRule?.from, 'the admin port only from the monitoring namespace')
+    if (overlay === 'rs256') {
+      const mounts = sidecar.volumeMounts as { mountPath: string; subPath?: string }[]
+      t.ok(mounts.every((m) => m.subPath === undefined), 'no subPath: rotated Secrets reach the pod')
+      t.ok(mounts.some((m) => cm.data.JWT_PRIVATE_KEY_FILE!.startsWith(m.mountPath)))
+    }
+  })
+}
+
+t.test('the Prosody example is what jitsi-env prints for the rs256 overlay', async (t) => {
+  const [cm] = parse(readFileSync(join(k8s, 'examples/prosody-env.yaml'), 'utf8'), 'prosody-env') as unknown as { data: Record<string, string> }[]
+  t.match(cm!.data, { ENABLE_AUTH: '1', AUTH_TYPE: 'jwt', JWT_SIGN_TYPE: 'RS256', JWT_ASAP_KEYSERVER: /\/jitsi\/asap$/, TOKEN_AUTH_URL: /\/jitsi\/login\?room=\{room\}$/ })
+  t.notOk('JWT_APP_SECRET' in cm!.data, 'no shared secret with a key server')
+})
+
+t.test('Dockerfile: every file it copies exists, conventions hold', async (t) => {
+  const text = readFileSync(join(root, 'Dockerfile'), 'utf8')
+  const copies = [...text.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/))
+  t.ok(copies.length >= 4)
+  for (const c of copies) t.ok(existsSync(join(root, c)), `${c} exists`)
+  t.match(text, /^FROM node:24/m)
+  t.match(text, /--omit=dev/)
+  t.match(text, /^USER \d+:\d+$/m, 'numeric non-root user')
+  t.match(text, /^EXPOSE 8080 9090$/m)
+  const ignore = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n')
+  for (const e of ['node_modules', 'dist', 'test', '.git']) t.ok(ignore.includes(e), `.dockerignore: ${e}`)
+})
+
+t.test('the image’s start command works from a clean production-only install', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'jos-image-'))
+  for (const f of ['package.json', 'package-lock.json']) cpSync(join(root, f), join(dir, f))
+  // The production dependency tree exactly as `npm ci --omit=dev` lays it out, copied from this
+  // install (tests make no network requests): what npm lists without dev dependencies.
+  const prod = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: root, encoding: 'utf8' }).trim().split('\n').slice(1)
+  t.ok(prod.length > 10, `${prod.length} production packages`)
+  for (const pkg of prod) cpSync(pkg, join(dir, relative(root, pkg)), { recursive: true })
+  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json'), '--outDir', join(dir, 'dist')], { stdio: 'pipe' })
+  t.notOk(existsSync(join(dir, 'node_modules/oidc-provider')), 'no dev dependencies')
+  const upstream = await startUpstream()
+  t.teardown(() => upstream.close())
+  const p = spawn(process.execPath, ['dist/cli.js', 'serve'], {
+    cwd: dir,
+    env: {
+      PATH: process.env.PATH ?? '', NODE_ENV: 'production', PUBLIC_URL: 'https://meet.example.com', UPSTREAM_URL: upstream.url, LISTEN_ADDRESS: '127.0.0.1:0', ADMIN_LISTEN_ADDRESS: '127.0.0.1:0',
+      OIDC_ISSUER: 'http://127.0.0.1:9', OIDC_CLIENT_ID: 'c', OIDC_CLIENT_SECRET: 's', JWT_APP_ID: 'a', JWT_APP_SECRET: 'secret', COOKIE_SECRET: 'x'.repeat(32), SHUTDOWN_DELAY_SECONDS: '0',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const result = finish(p)
+  const [, port, adminPort] = await waitForOutput(p, /listening on 127\.0\.0\.1:(\d+) \(admin 127\.0\.0\.1:(\d+)\)/)
+  const r = await request(`http://127.0.0.1:${port}/config.js`)
+  await r.body.text()
+  t.equal(r.statusCode, 200)
+  const m = await request(`http://127.0.0.1:${adminPort}/metrics`)
+  t.match(await m.body.text(), /jos_http_requests_total/)
+  p.kill('SIGTERM')
+  t.equal((await result).code, 0)
+})
