@@ -1,20 +1,19 @@
 /**
- * Forwarding to jitsi-web: HTTP and WebSocket upgrades through http-proxy with
- * a keep-alive agent. It knows nothing about auth. It replaces whatever
- * forwarding headers the client sent with the truth, turns upstream failures
- * into the 502 page (HTTP) or a 502 status line (WebSocket), and mends what
- * http-proxy 1.18.1 leaves undone:
- * - a client leaving during a response does not abort the upstream request;
- * - an upstream dying mid-response leaves the client's response open forever;
- * - a client leaving during a WebSocket handshake leaves the upstream request
- *   open, and nothing bounds how long the handshake may take.
+ * Forwarding to jitsi-web. It knows nothing about auth. It replaces whatever
+ * forwarding headers the client sent with the truth. Plain HTTP goes through
+ * undici's pool (forward.ts: the hot path, measured faster than http-proxy);
+ * WebSocket upgrades through http-proxy with a keep-alive agent, mending what
+ * http-proxy 1.18.1 leaves undone there: a client leaving during the
+ * handshake leaves the upstream request open, nothing bounds how long the
+ * handshake may take, and its error event hands over a raw socket (answered
+ * with a 502 status line).
  */
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http'
 import { BlockList, type Socket } from 'node:net'
-import { performance } from 'node:perf_hooks'
 import type { Duplex } from 'node:stream'
 import { randomBytes } from 'node:crypto'
 import httpProxy from 'http-proxy'
+import { createForwarder } from './forward.js'
 
 export interface ProxyOptions {
   readonly upstream: URL
@@ -102,33 +101,19 @@ export function setForwardedHeaders(req: IncomingMessage, publicProtocol: string
   if (headers.host !== undefined) headers['x-forwarded-host'] = headers.host
 }
 
+/** Room pages opened with a token in their URL: no Referer with it may leave the site. */
+const ROOM_PAGE_HEADERS = Object.freeze({ 'referrer-policy': 'same-origin' })
+
 export function createProxy(opts: ProxyOptions): Proxy {
-  // No socket cap: every BOSH long-poll holds one, and queueing them would stall meetings.
-  const agent = new Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: 'lifo' })
-  const target = opts.upstream.origin
-  const server = httpProxy.createProxyServer({ target, agent, xfwd: false, ws: true, changeOrigin: false })
-
-  server.on('proxyReq', (proxyReq, _req, res) => {
-    // http-proxy only aborts on the request's 'aborted' event, which never
-    // fires once the request body is complete (every GET): a client leaving
-    // during the download would leave the upstream request running.
-    res.once('close', () => {
-      if (!res.writableFinished) proxyReq.destroy()
-    })
+  const forwarder = createForwarder({
+    upstream: opts.upstream,
+    onUpstreamError: opts.onUpstreamError,
+    onError: (err, req) => opts.onError?.(err, req, 'http'),
   })
-
-  const upstreamAt = new WeakMap<IncomingMessage, number>()
+  const agent = new Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: 'lifo' })
+  const server = httpProxy.createProxyServer({ target: opts.upstream.origin, agent, xfwd: false, ws: true, changeOrigin: false })
   /** Proxied WebSockets: client socket → upstream socket. */
   const webSockets = new Map<Duplex, Socket>()
-  const roomPages = new WeakSet<IncomingMessage>()
-  server.on('proxyRes', (proxyRes, req, res) => {
-    upstreamAt.set(req, performance.now())
-    // The page's URL carries a token: no Referer with it may leave the site.
-    if (roomPages.has(req)) proxyRes.headers['referrer-policy'] = 'same-origin'
-    proxyRes.once('close', () => {
-      if (!proxyRes.complete) res.destroy()
-    })
-  })
 
   server.on('proxyReqWs', (proxyReq, _req, socket) => {
     let settled = false
@@ -158,19 +143,10 @@ export function createProxy(opts: ProxyOptions): Proxy {
   })
 
   server.on('error', (err, req, resOrSocket) => {
-    opts.onError?.(err, req, isServerResponse(resOrSocket) ? 'http' : 'ws')
-    if (isServerResponse(resOrSocket)) {
-      const res = resOrSocket
-      if (res.headersSent || res.destroyed || res.writableEnded) {
-        res.destroy()
-        return
-      }
-      opts.onUpstreamError(err, req, res)
-      return
-    }
+    opts.onError?.(err, req, 'ws')
     // For WebSocket upgrades http-proxy hands over the client's raw socket.
     const socket = resOrSocket as Socket | undefined
-    if (socket && !socket.destroyed) {
+    if (socket && !socket.destroyed && !isServerResponse(socket)) {
       if (socket.writable) socket.end('HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
       socket.destroySoon?.()
     }
@@ -179,10 +155,9 @@ export function createProxy(opts: ProxyOptions): Proxy {
   return {
     web(req, res, roomPage) {
       setForwardedHeaders(req, opts.publicProtocol, opts.trustedProxies)
-      if (roomPage) roomPages.add(req)
-      server.web(req, res)
+      forwarder.forward(req, res, roomPage ? ROOM_PAGE_HEADERS : undefined)
     },
-    upstreamAt: (req) => upstreamAt.get(req),
+    upstreamAt: (req) => forwarder.upstreamAt(req),
     ws(req, socket, head) {
       setForwardedHeaders(req, opts.publicProtocol, opts.trustedProxies)
       server.ws(req, socket, head)
@@ -202,6 +177,7 @@ export function createProxy(opts: ProxyOptions): Proxy {
     close() {
       server.close()
       agent.destroy()
+      void forwarder.close()
     },
   }
 }

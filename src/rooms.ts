@@ -93,8 +93,12 @@ function webAppSegment(segment: string): string {
   return segment.replace(WEB_APP_EXCLUDED, '')
 }
 
-/** Bytes that may not stand in a Location header as they are (Node hands raw bytes over as latin1). */
-const UNSAFE_URL_CHAR = /[^\x21-\x7e]/g
+/**
+ * Bytes that may not stand in a Location header as they are (Node hands raw
+ * bytes over as latin1), and `#`, which browsers never send but raw clients
+ * can: left raw, it would turn the rest of a redirect (the token) into a fragment.
+ */
+const UNSAFE_URL_CHAR = /[^\x21\x22\x24-\x7e]/g
 
 function percentEncodeUnsafe(s: string): string {
   return s.replace(UNSAFE_URL_CHAR, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()}`)

@@ -93,7 +93,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
         event: 'access', route, method: req.method, url: redactUrl(req.url ?? ''), status,
         ms: round(performance.now() - started), bytes: socket.bytesWritten - bytesBefore,
         ...(at === undefined ? {} : { upstreamMs: round(at - started) }),
-        client: clientAddress(req, trusted),
+        client: clientAddress(socket.remoteAddress, req.headers['x-forwarded-for'], trusted),
       })
     })
   }
@@ -176,13 +176,16 @@ function round(ms: number): number {
   return Math.round(ms * 10) / 10
 }
 
-/** The client's address: the first X-Forwarded-For hop when a trusted proxy sent it, else the peer. */
-export function clientAddress(req: IncomingMessage, trusted: ReturnType<typeof trustList>): string {
-  const remote = req.socket.remoteAddress ?? ''
+/**
+ * The client's address: the first X-Forwarded-For hop when a trusted proxy
+ * sent it, else the peer. Takes the socket's address as captured when the
+ * request arrived (a finished response may have let go of its socket).
+ */
+export function clientAddress(remoteAddress: string | undefined, xff: string | string[] | undefined, trusted: ReturnType<typeof trustList>): string {
+  const remote = remoteAddress ?? ''
   const peer = remote.startsWith('::ffff:') ? remote.slice(7) : remote
   if (!isTrustedPeer(peer, trusted)) return peer
-  const xff = header(req, 'x-forwarded-for')
-  const first = xff?.split(',')[0]?.trim()
+  const first = (Array.isArray(xff) ? xff[0] : xff)?.split(',')[0]?.trim()
   return first || peer
 }
 

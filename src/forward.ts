@@ -1,0 +1,103 @@
+/**
+ * Plain HTTP forwarding to jitsi-web over undici's connection pool: the hot
+ * path for every asset and BOSH request. Bodies stream both ways with
+ * backpressure; a client leaving aborts the upstream request; an upstream
+ * failing before its response starts becomes the 502 page, and one dying
+ * mid-response cuts the client's response instead of leaving it open.
+ * (WebSocket upgrades stay with http-proxy, in proxy.ts.)
+ */
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
+import { performance } from 'node:perf_hooks'
+import { Pool } from 'undici'
+
+/**
+ * Hop-by-hop headers (RFC 9110 7.6.1) and ones undici manages itself: never
+ * forwarded either way. `expect` is answered by Node's server already.
+ */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'expect', 'http2-settings'])
+
+export interface ForwardOptions {
+  readonly upstream: URL
+  /** The upstream failed before a response started; must answer `res`. */
+  readonly onUpstreamError: (err: Error, req: IncomingMessage, res: ServerResponse) => void
+  /** Every upstream failure, for metrics and logs. */
+  readonly onError?: (err: Error, req: IncomingMessage) => void
+}
+
+export interface Forwarder {
+  /** Forwards `req`; `extraHeaders` are added to the response (e.g. Referrer-Policy). */
+  forward(req: IncomingMessage, res: ServerResponse, extraHeaders?: Readonly<Record<string, string>>): void
+  /** When the upstream's response headers arrived (performance.now()). */
+  upstreamAt(req: IncomingMessage): number | undefined
+  close(): Promise<void>
+}
+
+/** Copies request headers without hop-by-hop ones (and those named by Connection). */
+function requestHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {}
+  const connection = headers.connection
+  const named = connection && connection !== 'keep-alive' && connection !== 'close' ? new Set(connection.toLowerCase().split(',').map((s) => s.trim())) : undefined
+  for (const name in headers) {
+    const v = headers[name]
+    if (v === undefined || HOP_BY_HOP.has(name) || named?.has(name)) continue
+    out[name] = v
+  }
+  return out
+}
+
+function responseHeaders(raw: Record<string, string | string[] | undefined>, extra: Readonly<Record<string, string>> | undefined): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {}
+  for (const name in raw) {
+    const v = raw[name]
+    if (v === undefined || HOP_BY_HOP.has(name)) continue
+    out[name] = v
+  }
+  if (extra) Object.assign(out, extra)
+  return out
+}
+
+export function createForwarder(opts: ForwardOptions): Forwarder {
+  // BOSH long-polls hold a request for up to a minute: no short timeouts here.
+  const pool = new Pool(opts.upstream.origin, { connections: 512, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 300_000, bodyTimeout: 300_000 })
+  const upstreamAt = new WeakMap<IncomingMessage, number>()
+
+  function forward(req: IncomingMessage, res: ServerResponse, extra?: Readonly<Record<string, string>>): void {
+    const abort = new AbortController()
+    let started = false
+    const onClose = () => {
+      if (!res.writableFinished) abort.abort()
+    }
+    res.once('close', onClose)
+    // A body only when the request says it has one: GETs must not wait for an end that is already there.
+    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined
+    pool
+      .stream(
+        {
+          path: req.url ?? '/',
+          method: (req.method ?? 'GET') as 'GET',
+          headers: requestHeaders(req.headers),
+          body: hasBody ? req : null,
+          signal: abort.signal,
+        },
+        ({ statusCode, headers }) => {
+          started = true
+          upstreamAt.set(req, performance.now())
+          res.writeHead(statusCode, responseHeaders(headers, extra))
+          return res
+        },
+      )
+      .catch((err: Error) => {
+        res.off('close', onClose)
+        if (abort.signal.aborted && res.destroyed) return // the client left: nothing to tell anyone
+        opts.onError?.(err, req)
+        if (!started && !res.headersSent) opts.onUpstreamError(err, req, res)
+        else res.destroy()
+      })
+  }
+
+  return {
+    forward,
+    upstreamAt: (req) => upstreamAt.get(req),
+    close: () => pool.destroy(),
+  }
+}
