@@ -123,14 +123,26 @@ export function classify(head: RequestHead, prefix: string): RequestClass {
   if (path.indexOf('/', second + 1) !== -1) return PASS
   const tenant = path.slice(1, second)
   const room = path.slice(second + 1)
-  if (RESERVED_SEGMENTS.has(tenant) || !isRoomSegment(tenant) || !isRoom(room)) return PASS
+  if (isReserved(tenant) || !isRoomSegment(tenant) || !isRoom(room)) return PASS
   return { kind: 'room', room: percentEncodeUnsafe(room), tenant: percentEncodeUnsafe(tenant) }
 }
 
 const PASS: RequestClass = Object.freeze({ kind: 'pass' })
 
 function isRoom(segment: string): boolean {
-  return !RESERVED_SEGMENTS.has(segment) && !FILE_NAME.test(segment) && isRoomSegment(segment)
+  return !isReserved(segment) && !FILE_NAME.test(segment) && isRoomSegment(segment)
+}
+
+/** jitsi-web's own paths, also when percent-encoded (nginx decodes `/%73tatic/x` to `/static/x`). */
+function isReserved(segment: string): boolean {
+  if (RESERVED_SEGMENTS.has(segment)) return true
+  if (!segment.includes('%')) return false
+  try {
+    const decoded = decodeURIComponent(segment)
+    return RESERVED_SEGMENTS.has(decoded) || FILE_NAME.test(decoded)
+  } catch {
+    return false
+  }
 }
 
 /**
@@ -260,8 +272,17 @@ function overrideValue(value: unknown): string | undefined {
     }
   }
   if (typeof parsed === 'boolean' || (typeof parsed === 'number' && Number.isFinite(parsed))) return JSON.stringify(parsed)
-  if (typeof parsed === 'string' && parsed.length <= MAX_OVERRIDE_VALUE && parsed.isWellFormed() && !URL_LIKE.test(parsed)) return JSON.stringify(parsed)
+  if (typeof parsed === 'string' && parsed.length <= MAX_OVERRIDE_VALUE && parsed.isWellFormed() && !URL_LIKE.test(asBrowserReadsIt(parsed))) return JSON.stringify(parsed)
   return undefined
+}
+
+/**
+ * A value as a browser's URL parser sees it: leading control characters and
+ * spaces stripped, tabs and newlines removed anywhere (`java\tscript:` is
+ * `javascript:` to it).
+ */
+function asBrowserReadsIt(value: string): string {
+  return value.replace(/^[\u0000-\u0020]+/, '').replace(/[\t\n\r]/g, '')
 }
 
 /** Values that could point somewhere: a scheme of the web, `//`, or a leading slash or backslash. */

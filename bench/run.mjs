@@ -1,0 +1,307 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: the sidecar against the alternatives on this machine, in
+ * one run. Starts a real upstream (Debian's nginx serving a jitsi-web-like
+ * tree when nginx is installed, otherwise a Node static server), the built
+ * sidecar, a bare http-proxy proxy and, where nginx exists, an nginx reverse
+ * proxy, all on loopback; drives them with wrk (or a built-in Node load
+ * generator when wrk is absent), alternating targets round by round and
+ * reporting medians, so ratios survive a noisy machine. Pins the proxy under
+ * test to core 0 and the load generator and upstream to core 1 when taskset
+ * exists. Everything is bounded in time and stops by itself.
+ *
+ *   npm run bench [-- --quick] [-- --json FILE]
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import http from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
+import httpProxy from 'http-proxy'
+import { WebSocketServer, WebSocket } from 'ws'
+import { Pool } from 'undici'
+
+const root = new URL('..', import.meta.url).pathname
+const args = process.argv.slice(2)
+const QUICK = args.includes('--quick')
+const JSON_OUT = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined
+const DURATION = QUICK ? 3 : 8
+const ROUNDS = QUICK ? 1 : 3
+const CONNECTIONS = 32
+
+const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
+const HAS_NGINX = has('nginx')
+const HAS_WRK = has('wrk')
+const HAS_TASKSET = has('taskset') && (await import('node:os')).cpus().length >= 2
+const pin = (core, cmd, argv) => (HAS_TASKSET ? ['taskset', ['-c', String(core), cmd, ...argv]] : [cmd, argv])
+const children = []
+process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')))
+
+function startProcess(core, cmd, argv, env = {}, ready) {
+  const [c, a] = pin(core, cmd, argv)
+  const p = spawn(c, a, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  children.push(p)
+  return new Promise((resolve, reject) => {
+    let out = ''
+    const on = (d) => {
+      out += d
+      const m = ready.exec(out)
+      if (m) resolve({ p, m })
+    }
+    p.stdout.on('data', on)
+    p.stderr.on('data', on)
+    p.once('exit', (code) => reject(new Error(`${cmd} exited ${code}: ${out.slice(-500)}`)))
+  })
+}
+
+const rssMb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
+const cpuSeconds = (pid) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  return (Number(f[11]) + Number(f[12])) / 100
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
+// ---------- the upstream: a jitsi-web-like tree ----------
+const tree = mkdtempSync(join(tmpdir(), 'jos-bench-'))
+mkdirSync(join(tree, 'libs'))
+writeFileSync(join(tree, 'index.html'), `<!doctype html><title>room</title>${'x'.repeat(20 * 1024 - 40)}`)
+writeFileSync(join(tree, 'libs', 'app.bundle.min.js'), Buffer.alloc(1024 * 1024, 'a'))
+
+let upstreamPort
+let nginxProxyPort
+let upstreamKind
+if (HAS_NGINX) {
+  upstreamKind = 'nginx (Debian)'
+  upstreamPort = 18601
+  nginxProxyPort = 18602
+  const conf = join(tree, 'nginx.conf')
+  writeFileSync(conf, `
+worker_processes 1; daemon off; pid ${tree}/nginx.pid; error_log ${tree}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;
+  client_body_temp_path ${tree}/body; proxy_temp_path ${tree}/proxy; fastcgi_temp_path ${tree}/fcgi; uwsgi_temp_path ${tree}/uwsgi; scgi_temp_path ${tree}/scgi;
+  server { listen 127.0.0.1:${upstreamPort}; root ${tree};
+    location = /http-bind { client_max_body_size 1m; return 200 "<body xmlns='http://jabber.org/protocol/httpbind'/>"; }
+    location / { try_files $uri /index.html; } }
+  upstream jw { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+  server { listen 127.0.0.1:${nginxProxyPort};
+    location / { proxy_pass http://jw; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $remote_addr; proxy_buffering on; } }
+}`)
+  const [c, a] = pin(1, 'nginx', ['-c', conf, '-p', tree])
+  children.push(spawn(c, a, { stdio: 'ignore' }))
+  await sleep(500)
+} else {
+  upstreamKind = 'Node static server (nginx not installed)'
+  const page = readFileSync(join(tree, 'index.html'))
+  const asset = readFileSync(join(tree, 'libs', 'app.bundle.min.js'))
+  const srv = http.createServer((req, res) => {
+    if (req.url === '/http-bind') {
+      req.resume()
+      req.on('end', () => res.end("<body xmlns='http://jabber.org/protocol/httpbind'/>"))
+      return
+    }
+    const body = req.url === '/libs/app.bundle.min.js' ? asset : page
+    res.writeHead(200, { 'content-type': 'text/html', 'content-length': body.length })
+    res.end(body)
+  })
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r))
+  upstreamPort = srv.address().port
+}
+const upstream = `http://127.0.0.1:${upstreamPort}`
+
+// ---------- the proxies under test ----------
+const COOKIE_SECRET = 'bench-cookie-secret-0123456789abcdef'
+const sidecarEnv = {
+  PUBLIC_URL: 'http://127.0.0.1:18603', UPSTREAM_URL: upstream, LISTEN_ADDRESS: '127.0.0.1:18603', ADMIN_LISTEN_ADDRESS: '127.0.0.1:18604',
+  OIDC_ISSUER: 'http://127.0.0.1:9', OIDC_CLIENT_ID: 'bench', OIDC_CLIENT_SECRET: 'bench', JWT_APP_ID: 'bench', JWT_APP_SECRET: 'bench-app-secret-0123456789',
+  COOKIE_SECRET, LOG_LEVEL: 'info', SHUTDOWN_DELAY_SECONDS: '0',
+}
+const t0 = performance.now()
+const sidecar = await startProcess(0, process.execPath, [join(root, 'dist/cli.js'), 'serve'], sidecarEnv, /"event":"started"/)
+const startupMs = Math.round(performance.now() - t0)
+sidecar.p.stdout.resume()
+const sidecarUrl = 'http://127.0.0.1:18603'
+const rssIdle = rssMb(sidecar.p.pid)
+
+const bare = await startProcess(0, process.execPath, [join(root, 'bench/bare-proxy.mjs'), upstream, '18605'], {}, /listening/)
+const targets = { sidecar: sidecarUrl, bare: 'http://127.0.0.1:18605' }
+if (HAS_NGINX) targets.nginx = `http://127.0.0.1:${nginxProxyPort}`
+targets.direct = upstream
+
+// A session cookie, as a signed-in person has it: room loads then mint a fresh token each time.
+const { loadConfig } = await import(join(root, 'dist/config.js'))
+const { CookieCodec } = await import(join(root, 'dist/session.js'))
+const auth = loadConfig(sidecarEnv).auth
+const codec = new CookieCodec([COOKIE_SECRET], false)
+const session = await codec.sealSession({ identity: { user: { id: 'bench', name: 'Bench' }, moderator: false, features: {} }, sid: 'bench', policy: auth.policy }, 3600)
+
+// ---------- load generation ----------
+const luaPost = join(tree, 'post.lua')
+writeFileSync(luaPost, `wrk.method = "POST"\nwrk.body = "<body rid='1' sid='x' xmlns='http://jabber.org/protocol/httpbind'/>"\nwrk.headers["Content-Type"] = "text/xml"\n`)
+const luaRoom = join(tree, 'room.lua')
+writeFileSync(luaRoom, `wrk.headers["Cookie"] = "${codec.sessionName}=${session}"\nwrk.headers["Accept"] = "text/html"\nwrk.headers["Sec-Fetch-Mode"] = "navigate"\n`)
+
+function parseWrk(out) {
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0)
+  const lat = (p) => {
+    const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(out)
+    if (!m) return 0
+    return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1)
+  }
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0'
+  const socketErrors = /Socket errors: (.*)/.exec(out)?.[1]
+  return { rps, p50: lat(50), p99: lat(99), errors: Number(errors), socketErrors }
+}
+
+async function nodeLoad(url, path, { method = 'GET', body, headers = {}, seconds = DURATION, connections = CONNECTIONS, rate } = {}) {
+  const pool = new Pool(url, { connections, pipelining: 1 })
+  const lat = []
+  let n = 0
+  let errors = 0
+  const end = performance.now() + seconds * 1000
+  const one = async () => {
+    const s = performance.now()
+    try {
+      const r = await pool.request({ path, method, body, headers })
+      await r.body.dump()
+      if (r.statusCode >= 400) errors++
+    } catch {
+      errors++
+    }
+    lat.push(performance.now() - s)
+    n++
+  }
+  if (rate) {
+    // Open loop at a fixed rate: latency is measured, not throughput.
+    const inflight = new Set()
+    const interval = 1000 / rate
+    let next = performance.now()
+    while (performance.now() < end) {
+      const p = one().finally(() => inflight.delete(p))
+      inflight.add(p)
+      next += interval
+      const wait = next - performance.now()
+      if (wait > 1) await sleep(wait)
+      else await new Promise((r) => setImmediate(r))
+    }
+    await Promise.all(inflight)
+  } else {
+    await Promise.all(Array.from({ length: connections }, async () => { while (performance.now() < end) await one() }))
+  }
+  await pool.close()
+  lat.sort((a, b) => a - b)
+  return { rps: n / seconds, p50: lat[Math.floor(lat.length * 0.5)] ?? 0, p99: lat[Math.floor(lat.length * 0.99)] ?? 0, errors }
+}
+
+async function load(url, kase) {
+  if (HAS_WRK && !kase.rate) {
+    const argv = ['-t1', `-c${CONNECTIONS}`, `-d${DURATION}s`, '--latency', ...(kase.script ? ['-s', kase.script] : []), `${url}${kase.path}`]
+    const [c, a] = pin(1, 'wrk', argv)
+    return parseWrk(execFileSync(c, a, { encoding: 'utf8' }))
+  }
+  return nodeLoad(url, kase.path, kase)
+}
+
+const CASES = [
+  { name: '20 KB page', path: '/libs/page', targets: ['sidecar', 'bare', 'nginx', 'direct'] },
+  { name: '1 MB asset', path: '/libs/app.bundle.min.js', targets: ['sidecar', 'bare', 'nginx', 'direct'] },
+  { name: 'BOSH POST', path: '/http-bind', script: luaPost, method: 'POST', body: "<body rid='1' sid='x' xmlns='http://jabber.org/protocol/httpbind'/>", headers: { 'content-type': 'text/xml' }, targets: ['sidecar', 'bare', 'nginx', 'direct'] },
+  { name: 'room load with session (token re-mint redirect)', path: '/BenchRoom', script: luaRoom, headers: { cookie: `${codec.sessionName}=${session}`, accept: 'text/html', 'sec-fetch-mode': 'navigate' }, targets: ['sidecar'] },
+]
+
+const results = []
+const rounds = {}
+for (let round = 0; round < ROUNDS; round++) {
+  for (const kase of CASES) {
+    // Alternate the order each round so no target always runs on a warm or cold machine.
+    const order = kase.targets.filter((t) => targets[t])
+    if (round % 2 === 1) order.reverse()
+    for (const target of order) {
+      const r = await load(targets[target], kase)
+      ;(rounds[`${kase.name}|${target}`] ??= []).push(r)
+      process.stderr.write(`round ${round + 1}/${ROUNDS} ${kase.name} via ${target}: ${r.rps.toFixed(0)} req/s\n`)
+    }
+  }
+}
+for (const [key, rs] of Object.entries(rounds)) {
+  const [name, target] = key.split('|')
+  results.push({ name: `${name} via ${target}`, case: name, target, rps: Math.round(median(rs.map((r) => r.rps))), p50_ms: median(rs.map((r) => r.p50)), p99_ms: median(rs.map((r) => r.p99)), errors: rs.reduce((a, r) => a + r.errors, 0) })
+}
+const find = (c, t) => results.find((r) => r.case === c && r.target === t)
+
+// Added latency at half of the bare proxy's max rate (20 KB page), open loop.
+const half = Math.max(50, Math.round((find('20 KB page', 'bare')?.rps ?? 1000) / 2))
+const latencySidecar = await nodeLoad(targets.sidecar, '/libs/page', { rate: half, seconds: DURATION })
+const latencyBare = await nodeLoad(targets.bare, '/libs/page', { rate: half, seconds: DURATION })
+results.push({ name: `20 KB page at ${half} req/s via sidecar`, case: 'latency at half rate', target: 'sidecar', rps: Math.round(latencySidecar.rps), p50_ms: latencySidecar.p50, p99_ms: latencySidecar.p99, errors: latencySidecar.errors })
+results.push({ name: `20 KB page at ${half} req/s via bare`, case: 'latency at half rate', target: 'bare', rps: Math.round(latencyBare.rps), p50_ms: latencyBare.p50, p99_ms: latencyBare.p99, errors: latencyBare.errors })
+const rssAfter = rssMb(sidecar.p.pid)
+
+// WebSocket echo round trips through the sidecar vs directly, 200 connections.
+const wss = new WebSocketServer({ port: 18606, host: '127.0.0.1' })
+wss.on('connection', (ws) => ws.on('message', (d, binary) => ws.send(d, { binary })))
+const sidecarWs = await startProcess(0, process.execPath, [join(root, 'dist/cli.js'), 'serve'], { ...sidecarEnv, UPSTREAM_URL: 'http://127.0.0.1:18606', LISTEN_ADDRESS: '127.0.0.1:18607', ADMIN_LISTEN_ADDRESS: '127.0.0.1:18608', PUBLIC_URL: 'http://127.0.0.1:18607', LOG_LEVEL: 'warn' }, /listening on/)
+async function wsRtt(url, conns) {
+  const sockets = await Promise.all(Array.from({ length: conns }, () => new Promise((resolve, reject) => {
+    const ws = new WebSocket(url)
+    ws.once('open', () => resolve(ws))
+    ws.once('error', reject)
+  })))
+  const lat = []
+  const end = performance.now() + DURATION * 1000
+  await Promise.all(sockets.map(async (ws) => {
+    while (performance.now() < end) {
+      const s = performance.now()
+      await new Promise((r) => { ws.once('message', r); ws.send('x'.repeat(200)) })
+      lat.push(performance.now() - s)
+    }
+  }))
+  return { sockets, lat: lat.sort((a, b) => a - b) }
+}
+const viaSidecar = await wsRtt('ws://127.0.0.1:18607/xmpp-websocket', 200)
+viaSidecar.sockets.forEach((s) => s.terminate())
+const direct = await wsRtt('ws://127.0.0.1:18606/', 200)
+direct.sockets.forEach((s) => s.terminate())
+for (const [target, r] of [['sidecar', viaSidecar], ['direct', direct]]) {
+  results.push({ name: `WebSocket echo, 200 connections, via ${target}`, case: 'WebSocket echo', target, rps: Math.round(r.lat.length / DURATION), p50_ms: r.lat[Math.floor(r.lat.length / 2)], p99_ms: r.lat[Math.floor(r.lat.length * 0.99)], errors: 0 })
+}
+// Memory with 1,000 open WebSockets.
+await sleep(500)
+const wsIdle = rssMb(sidecarWs.p.pid)
+const many = await Promise.all(Array.from({ length: 1000 }, () => new Promise((resolve, reject) => {
+  const ws = new WebSocket('ws://127.0.0.1:18607/xmpp-websocket')
+  ws.once('open', () => resolve(ws))
+  ws.once('error', reject)
+})))
+await sleep(1000)
+const wsOpen = rssMb(sidecarWs.p.pid)
+many.forEach((s) => s.terminate())
+wss.close()
+
+// ---------- report ----------
+const ratios = {}
+const ratio = (a, b) => (a && b ? Math.round((a / b) * 100) / 100 : null)
+for (const c of ['20 KB page', '1 MB asset', 'BOSH POST']) {
+  ratios[`${c}: sidecar / bare http-proxy`] = ratio(find(c, 'sidecar')?.rps, find(c, 'bare')?.rps)
+  if (HAS_NGINX) ratios[`${c}: sidecar / nginx proxy`] = ratio(find(c, 'sidecar')?.rps, find(c, 'nginx')?.rps)
+}
+ratios['added p99 at half rate (ms, sidecar - bare)'] = Math.round((latencySidecar.p99 - latencyBare.p99) * 100) / 100
+const memory = { rss_idle_mb: Math.round(rssIdle), rss_after_load_mb: Math.round(rssAfter), rss_1000_websockets_mb: Math.round(wsOpen), kb_per_websocket: Math.round(((wsOpen - wsIdle) * 1024) / 1000) }
+const report = { machine: `${(await import('node:os')).cpus().length} cores, node ${process.version}`, upstream: upstreamKind, load_generator: HAS_WRK ? 'wrk -t1 -c32' : 'built-in (undici, 32 connections)', pinned: HAS_TASKSET, duration_s: DURATION, rounds: ROUNDS, cases: results, ratios, memory, startup_ms: startupMs }
+
+const pad = (s, n) => String(s).padEnd(n)
+console.log(`\njitsi-oidc-sidecar benchmark — upstream: ${upstreamKind}; load: ${report.load_generator}; ${ROUNDS} round(s) of ${DURATION} s, medians${HAS_TASKSET ? '; proxy on core 0, load and upstream on core 1' : ''}\n`)
+console.log(`${pad('case', 58)}${pad('req/s', 10)}${pad('p50 ms', 10)}${pad('p99 ms', 10)}${pad('× bare', 8)}${pad('× nginx', 8)}`)
+for (const r of results) {
+  const b = find(r.case, 'bare')
+  const n = find(r.case, 'nginx')
+  console.log(`${pad(r.name, 58)}${pad(r.rps, 10)}${pad(r.p50_ms.toFixed(2), 10)}${pad(r.p99_ms.toFixed(2), 10)}${pad(b && r.case !== 'latency at half rate' ? ratio(r.rps, b.rps) : '', 8)}${pad(n ? ratio(r.rps, n.rps) : '', 8)}${r.errors ? ` errors: ${r.errors}` : ''}`)
+}
+console.log('\nratios:', JSON.stringify(ratios, null, 1))
+console.log('memory:', JSON.stringify(memory), ` start to listening: ${startupMs} ms`)
+if (JSON_OUT) writeFileSync(JSON_OUT, `${JSON.stringify(report, null, 2)}\n`)
+process.exit(0)
