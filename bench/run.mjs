@@ -13,7 +13,7 @@
  *   npm run bench [-- --quick] [-- --json FILE]
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -37,7 +37,8 @@ const HAS_WRK = has('wrk')
 const HAS_TASKSET = has('taskset') && (await import('node:os')).cpus().length >= 2
 const pin = (core, cmd, argv) => (HAS_TASKSET ? ['taskset', ['-c', String(core), cmd, ...argv]] : [cmd, argv])
 const children = []
-process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')))
+// SIGTERM, not SIGKILL: nginx's master must take its workers (and their ports) with it.
+process.on('exit', () => children.forEach((c) => c.kill('SIGTERM')))
 
 function startProcess(core, cmd, argv, env = {}, ready) {
   const [c, a] = pin(core, cmd, argv)
@@ -65,7 +66,9 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 // ---------- the upstream: a jitsi-web-like tree ----------
 const tree = mkdtempSync(join(tmpdir(), 'jos-bench-'))
-mkdirSync(join(tree, 'libs'))
+// nginx's workers run as an unprivileged user: the tree must be readable by them.
+chmodSync(tree, 0o755)
+mkdirSync(join(tree, 'libs'), { mode: 0o755 })
 writeFileSync(join(tree, 'index.html'), `<!doctype html><title>room</title>${'x'.repeat(20 * 1024 - 40)}`)
 writeFileSync(join(tree, 'libs', 'app.bundle.min.js'), Buffer.alloc(1024 * 1024, 'a'))
 
@@ -158,7 +161,8 @@ function parseWrk(out) {
 }
 
 async function nodeLoad(url, path, { method = 'GET', body, headers = {}, seconds = DURATION, connections = CONNECTIONS, rate } = {}) {
-  const pool = new Pool(url, { connections, pipelining: 1 })
+  // Open loop: enough connections that requests never queue in the generator itself.
+  const pool = new Pool(url, { connections: rate ? 512 : connections, pipelining: 1 })
   const lat = []
   let n = 0
   let errors = 0
@@ -244,7 +248,8 @@ const rssAfter = rssMb(sidecar.p.pid)
 // WebSocket echo round trips through the sidecar vs directly, 200 connections.
 const wss = new WebSocketServer({ port: 18606, host: '127.0.0.1' })
 wss.on('connection', (ws) => ws.on('message', (d, binary) => ws.send(d, { binary })))
-const sidecarWs = await startProcess(0, process.execPath, [join(root, 'dist/cli.js'), 'serve'], { ...sidecarEnv, UPSTREAM_URL: 'http://127.0.0.1:18606', LISTEN_ADDRESS: '127.0.0.1:18607', ADMIN_LISTEN_ADDRESS: '127.0.0.1:18608', PUBLIC_URL: 'http://127.0.0.1:18607', LOG_LEVEL: 'warn' }, /listening on/)
+const sidecarWs = await startProcess(0, process.execPath, [join(root, 'dist/cli.js'), 'serve'], { ...sidecarEnv, UPSTREAM_URL: 'http://127.0.0.1:18606', LISTEN_ADDRESS: '127.0.0.1:18607', ADMIN_LISTEN_ADDRESS: '127.0.0.1:18608', PUBLIC_URL: 'http://127.0.0.1:18607' }, /listening on/)
+sidecarWs.p.stdout.resume()
 async function wsRtt(url, conns) {
   const sockets = await Promise.all(Array.from({ length: conns }, () => new Promise((resolve, reject) => {
     const ws = new WebSocket(url)
