@@ -37,10 +37,18 @@ t.test(`${ABORTS} aborted downloads and ${ABORTS} aborted uploads`, async (t) =>
     }
   }
   // Warm up, then measure: memory after 2,000 aborts against memory after all of them.
+  const heapMb = async () => {
+    const text = await (await request(`${sidecar.adminUrl}/metrics`)).body.text()
+    return Number(/^nodejs_heap_size_used_bytes (\d+)/m.exec(text)?.[1] ?? 0) / 1024 / 1024
+  }
   const fdsBefore = sidecar.fds()
   await round(2000)
   const rssWarm = sidecar.rssMb()
-  await round(2 * ABORTS - 2000)
+  const heaps = [await heapMb()]
+  for (let done = 2000; done < 2 * ABORTS; done += 6000) {
+    await round(Math.min(6000, 2 * ABORTS - done))
+    heaps.push(await heapMb())
+  }
   const settle = Date.now() + 10_000
   while (upstream.open() > 0 && Date.now() < settle) await new Promise((r) => setTimeout(r, 100))
   t.equal(upstream.open(), 0, 'no upstream request left open')
@@ -54,10 +62,13 @@ t.test(`${ABORTS} aborted downloads and ${ABORTS} aborted uploads`, async (t) =>
   const ok = await request(`${sidecar.url}/config.js`)
   await ok.body.text()
   t.equal(ok.statusCode, 200, 'still serving')
-  const line = `LOAD aborts=${2 * ABORTS} fds_before=${fdsBefore} fds_after=${fdsAfter} rss_after_2000_mb=${rssWarm.toFixed(0)} rss_after_all_mb=${rssEnd.toFixed(0)}`
+  const line = `LOAD aborts=${2 * ABORTS} fds_before=${fdsBefore} fds_after=${fdsAfter} rss_after_2000_mb=${rssWarm.toFixed(0)} rss_after_all_mb=${rssEnd.toFixed(0)} heap_used_mb=${heaps.map((h) => h.toFixed(0)).join('→')}`
   t.comment(line)
   console.log(line)
-  // Measured 2026-11-27: RSS 142 MB after 2,000 aborts, 188 MB after 20,000 (without a forced GC, so
-  // not yet proof of a leak). Open: take heap snapshots of the built process to tell growth from garbage.
-  t.ok(rssEnd - rssWarm < 40, 'memory does not grow with the number of aborts', { todo: 'RSS grew 46 MB over 18,000 aborts; investigate with heap snapshots' })
+  // Open (2026-11-27): without a forced GC in the sidecar, neither RSS (139-147 → 156-188 MB) nor the JS
+  // heap (34 → 42 MB in one run, 37 → 78 MB in another) settles the question of a leak. Next: heap
+  // snapshots of the built process, or a --expose-gc debug hook, after each 6,000 aborts.
+  const [, ...later] = heaps
+  t.ok(Math.max(...later) - Math.min(...later) < 15, `heap used levels off: ${heaps.map((h) => h.toFixed(0)).join(' → ')} MB`, { todo: 'no forced GC yet: readings are too noisy to tell' })
+  t.ok(rssEnd - rssWarm < 40, `RSS ${rssWarm.toFixed(0)} → ${rssEnd.toFixed(0)} MB`, { todo: 'see above' })
 })
