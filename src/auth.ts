@@ -16,13 +16,11 @@ import { SidecarError, isSidecarError } from './errors.js'
 import { Replies, redirect } from './reply.js'
 import { isRoomTarget, jwtParam, parseJitsiState, roomUrl, segmentOf, stripJwtParam } from './rooms.js'
 import { RuleEvaluationError } from './rule.js'
-import { CookieCodec, MAX_COOKIE_VALUE, MAX_PARALLEL_LOGINS, TX_TTL_SECONDS, parseCookies, type LoginTransaction, type Session } from './session.js'
+import { CookieCodec, MAX_SEALED_COOKIE, MAX_PARALLEL_LOGINS, TX_TTL_SECONDS, parseCookies, type LoginTransaction, type Session } from './session.js'
 import { identityFromClaims, type TokenSigner } from './token.js'
 
 /** Longest room URL (without token) we carry through a login; the transaction cookie must stay under 4 KB. */
 export const MAX_RETURN_URL = 2048
-/** A session cookie larger than this leaves the ID token out (browsers drop cookies over 4 KB). */
-const MAX_SESSION_COOKIE = 3800
 
 /** Where a person goes after signing in. */
 interface Target {
@@ -159,7 +157,7 @@ export class AuthFlow {
     const c = this.#d.cookies
     const sealed = await c.sealTransaction(tx)
     // Browsers drop larger cookies, and the login could never finish.
-    if (sealed.length > MAX_COOKIE_VALUE - 64) return r.page(req, res, 'URL_TOO_LONG', { detail: `login transaction of ${sealed.length} bytes` })
+    if (sealed.length > MAX_SEALED_COOKIE) return r.page(req, res, 'URL_TOO_LONG', { detail: `login transaction of ${sealed.length} bytes` })
     const setCookies = [c.setCookie(c.txName(start.state), sealed, TX_TTL_SECONDS)]
     setCookies.push(...(await this.#pruneTransactions(cookies)))
     // A session cookie that did not open is stale or forged: drop it.
@@ -242,8 +240,8 @@ export class AuthFlow {
     const session: Session = { identity, sid: randomBytes(16).toString('base64url'), policy: auth.policy }
     let sealed = await c.sealSession({ ...session, idToken }, ttl)
     // Large ID tokens (many groups) would push the cookie past what browsers keep.
-    if (sealed.length > MAX_SESSION_COOKIE) sealed = await c.sealSession(session, ttl)
-    if (sealed.length > MAX_SESSION_COOKIE) {
+    if (sealed.length > MAX_SEALED_COOKIE) sealed = await c.sealSession(session, ttl)
+    if (sealed.length > MAX_SEALED_COOKIE) {
       return r.fail(req, res, new SidecarError('LOGIN_FAILED', `session of ${sealed.length} bytes does not fit in a cookie (too many features or long claims)`), undefined, clearTx)
     }
     return this.#mintAndGo(res, session, target, [...clearTx, c.setCookie(c.sessionName, sealed, ttl)])

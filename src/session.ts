@@ -52,6 +52,8 @@ export interface LoginTransaction {
 
 /** Browsers drop cookies over 4096 bytes; anything longer is not ours. */
 export const MAX_COOKIE_VALUE = 4096
+/** The largest value we set: room for the name and attributes within browsers' 4096-byte limit. */
+export const MAX_SEALED_COOKIE = 3800
 /** How long a sign-in at the IdP may take. */
 export const TX_TTL_SECONDS = 600
 /** Parallel logins kept per browser; older transactions are dropped beyond this. */

@@ -9,6 +9,7 @@
 import t from 'tap'
 import fc from 'fast-check'
 import { classify, isRoomSegment, parseJitsiState, roomClaim, roomPath, roomUrl, segmentOf, stripJwtParam } from '../../src/rooms.js'
+import { jitsiRoomClaim } from '../fixtures/jitsi-web.js'
 
 const RUNS = 4000
 const PREFIX = '/jitsi/'
@@ -52,24 +53,6 @@ const query = fc.array(queryPart, { maxLength: 8 }).map((a) => a.join('&'))
 
 // ---------------------------------------------------------------- references (independent of src/)
 
-const JITSI_EXCLUDED = new Set(":?#[]@!$&'()*+,;=></\"")
-
-/**
- * Jitsi's web app: parseURIString drops whitespace and _ROOM_EXCLUDE_PATTERN
- * from the raw path segment; getBackendSafeRoomName then tries
- * decodeURIComponent, NFKC-normalises, lowercases, encodes and lowercases.
- */
-function jitsiRoomClaim(segment: string): string {
-  let kept = ''
-  for (const ch of segment) if (!JITSI_EXCLUDED.has(ch) && !/\s/u.test(ch)) kept += ch
-  let name = kept
-  try {
-    name = decodeURIComponent(kept)
-  } catch {
-    // the web app goes on with the name as it is
-  }
-  return encodeURIComponent(name.normalize('NFKC').toLowerCase()).toLowerCase()
-}
 
 /** Either the value or the fact that it threw. */
 function outcome(f: () => string): string {

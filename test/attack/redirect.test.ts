@@ -26,6 +26,7 @@ import { readFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { Browser } from '../fixtures/client.js'
 import { startStack, type Stack } from '../fixtures/stack.js'
+import { jitsiRoomClaim } from '../fixtures/jitsi-web.js'
 
 const CONCURRENCY = 8
 /** Raw requests that take longer than this count as hanging. */
@@ -251,19 +252,6 @@ function casesFor(entry: string): Case[] {
 
 // ---------------------------------------------------------------- checks
 
-/** The room claim Jitsi's web app computes from a raw path segment (as in properties.test.ts). */
-function jitsiRoomClaim(segment: string): string {
-  const excluded = new Set(":?#[]@!$&'()*+,;=></\"")
-  let kept = ''
-  for (const ch of segment) if (!excluded.has(ch) && !/\s/u.test(ch)) kept += ch
-  let name = kept
-  try {
-    name = decodeURIComponent(kept)
-  } catch {
-    // the web app goes on with it as it is
-  }
-  return encodeURIComponent(name.normalize('NFKC').toLowerCase()).toLowerCase()
-}
 
 function tokenPayload(token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>
