@@ -4,8 +4,10 @@
  * PKCE/state/nonce, and the code exchange with ID-token validation. All IdP
  * traffic goes through one undici Agent with connect/header/body timeouts.
  */
+import { createRemoteJWKSet, customFetch, errors, jwtVerify, type FetchImplementation } from 'jose'
 import * as client from 'openid-client'
 import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Agent, fetch as undiciFetch } from 'undici'
 import type { OidcConfig } from './config.js'
 import { SidecarError } from './errors.js'
@@ -14,6 +16,11 @@ import type { Claims } from './rule.js'
 
 /** After a failed discovery, callers within this window get the same failure instead of a new attempt. */
 export const DISCOVERY_RETRY_MS = 2000
+/** The least time between two fetches of the IdP's key set (jose refetches on an unknown kid). */
+const JWKS_COOLDOWN_MS = 1000
+const { JOSEError } = errors
+/** How far in the future an ID token's iat may be (the IdP's clock ahead of ours). */
+const MAX_CLOCK_SKEW_S = 120
 
 export interface LoginStart {
   readonly url: string
@@ -41,6 +48,8 @@ export class OidcClient {
   #configuration: client.Configuration | undefined
   #pending: Promise<client.Configuration> | undefined
   #lastFailure: { at: number; error: SidecarError } | undefined
+  #jwks: ReturnType<typeof createRemoteJWKSet> | undefined
+  #idTokenAlgs: string[] = []
 
   constructor(cfg: OidcConfig, metrics?: Metrics) {
     this.#cfg = cfg
@@ -90,6 +99,16 @@ export class OidcClient {
           execute: cfg.allowHttp && cfg.issuer.protocol === 'http:' ? [client.allowInsecureRequests] : [],
         },
       )
+      const meta = configuration.serverMetadata()
+      if (meta.jwks_uri === undefined) throw new SidecarError('IDP_UNAVAILABLE', 'discovery: the IdP publishes no jwks_uri, so ID token signatures cannot be checked')
+      this.#jwks = createRemoteJWKSet(new URL(meta.jwks_uri), {
+        timeoutDuration: cfg.timeoutMs,
+        // After a signing-key rotation the first token with the new kid refetches within seconds.
+        cooldownDuration: JWKS_COOLDOWN_MS,
+        cacheMaxAge: 10 * 60_000,
+        [customFetch]: this.#fetch as unknown as FetchImplementation,
+      })
+      this.#idTokenAlgs = (meta.id_token_signing_alg_values_supported ?? ['RS256']).filter((alg) => alg !== 'none' && !alg.startsWith('HS'))
       this.#configuration = configuration
       this.#lastFailure = undefined
       return configuration
@@ -120,7 +139,8 @@ export class OidcClient {
   /**
    * Completes a login from the callback's raw query string: checks state and
    * `iss` (RFC 9207), exchanges the code with the PKCE verifier and validates
-   * the ID token (signature, issuer, audience, expiry, nonce). Returns the
+   * the ID token (signature against the IdP's JWKS, issuer, audience, expiry,
+   * issue time, nonce). Returns the
    * claims (with userinfo when configured; its `sub` must match the ID
    * token's). Throws SidecarError.
    */
@@ -137,11 +157,38 @@ export class OidcClient {
       })
       const claims = tokens.claims()
       if (!claims || tokens.id_token === undefined) throw new SidecarError('LOGIN_FAILED', 'the token response has no ID token')
+      await this.#verifySignature(tokens.id_token)
+      // openid-client rejects old tokens but not ones from the future (OIDC Core 3.1.3.7 leaves it to us).
+      if (claims.iat > Date.now() / 1000 + MAX_CLOCK_SKEW_S) throw new SidecarError('LOGIN_FAILED', `the ID token was issued ${Math.round(claims.iat - Date.now() / 1000)} s in the future: check the clocks of the IdP and this host`)
       if (!this.#cfg.userinfo) return { claims, idToken: tokens.id_token }
       const userinfo = await client.fetchUserInfo(configuration, tokens.access_token, claims.sub)
       return { claims: { ...userinfo, ...claims }, idToken: tokens.id_token }
     } catch (err) {
       throw toSidecarError(err, this.#cfg.userinfo ? 'code exchange or userinfo' : 'code exchange')
+    }
+  }
+
+  /**
+   * openid-client validates the ID token's claims but, trusting TLS to the
+   * token endpoint, not its signature; we check it too, so a token altered on
+   * the way (a compromised proxy, plain HTTP inside a cluster) is refused.
+   * Done with jose's remote key set rather than openid-client's non-repudiation
+   * mode, whose cache refuses a rotated IdP key for up to 60 s.
+   */
+  async #verifySignature(idToken: string, retry = true): Promise<void> {
+    try {
+      await jwtVerify(idToken, this.#jwks!, { algorithms: this.#idTokenAlgs })
+    } catch (err) {
+      // A kid we have not seen: the IdP may have rotated since the last fetch (within the cooldown).
+      if (retry && err instanceof JOSEError && err.code === 'ERR_JWKS_NO_MATCHING_KEY') {
+        await sleep(JWKS_COOLDOWN_MS)
+        return this.#verifySignature(idToken, false)
+      }
+      if (!(err instanceof JOSEError)) throw toSidecarError(err, 'ID token keys')
+      // Failures to fetch the key set are the IdP's; anything else is a bad token.
+      if (err.code === 'ERR_JWKS_TIMEOUT') throw new SidecarError('IDP_TIMEOUT', 'ID token keys: the jwks_uri did not answer in time', { cause: err })
+      if (err.code === 'ERR_JOSE_GENERIC' || err.code === 'ERR_JWKS_INVALID') throw new SidecarError('IDP_UNAVAILABLE', `ID token keys: ${err.message}`, { cause: err })
+      throw new SidecarError('LOGIN_FAILED', `ID token rejected: ${err.message} (${err.code})`, { cause: err })
     }
   }
 

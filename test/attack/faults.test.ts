@@ -31,7 +31,7 @@ t.test('the IdP rotates its signing keys: the next login still verifies', async 
   t.teardown(() => rotated.close())
   const b2 = new Browser()
   const second = await b2.fetch(await b2.signInAtIdp((await b2.fetch(`${s.url}/RoomB`)).location!, 'alice'))
-  t.equal(second.status, 302, 'an ID token signed with an unknown kid makes openid-client refetch the JWKS')
+  t.equal(second.status, 302, 'an ID token signed with an unknown kid makes the sidecar refetch the JWKS at once')
   t.match(second.location, /\/RoomB\?jwt=/)
 })
 
