@@ -1,13 +1,14 @@
 /**
- * How the sidecar answers people: its HTML pages (each logged once with the
- * request id it shows) and redirects that may carry a token.
+ * How the sidecar answers people: its HTML pages (in the language of the
+ * request's Accept-Language, each logged once with the request id it shows)
+ * and redirects that may carry a token.
  */
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Config } from './config.js'
 import { ERRORS, SidecarError, isSidecarError, type ErrorCode } from './errors.js'
 import { redactUrl, type Logger } from './log.js'
-import { PAGE_HEADERS, pageStatus, renderPage, type PageName } from './pages.js'
+import { PAGE_HEADERS, contentSecurityPolicy, negotiateLanguage, pageStatus, renderPage, type PageName } from './pages.js'
 
 export interface PageReply {
   /** Link (or form action) for the page's next step; built from PUBLIC_URL only. */
@@ -26,10 +27,13 @@ export interface PageReply {
 export class Replies {
   readonly #config: Config
   readonly #log: Logger
+  /** CSP of pages with a form: its POST may go on to the IdP (logout continues at its end_session_endpoint). */
+  readonly #formCsp: string
 
   constructor(config: Config, log: Logger) {
     this.#config = config
     this.#log = log
+    this.#formCsp = contentSecurityPolicy(config.auth ? [config.auth.oidc.issuer.origin] : [])
   }
 
   /**
@@ -46,13 +50,16 @@ export class Replies {
       res.destroy()
       return
     }
+    const lang = negotiateLanguage(req.headers['accept-language'])
     const html = renderPage(name, {
       site: this.#config.publicHost,
+      lang,
       requestId,
       nextUrl: opts.nextUrl ?? `${this.#config.publicOrigin}/`,
       ...(opts.postFields ? { postFields: opts.postFields } : {}),
     })
-    const headers: Record<string, string | string[]> = { ...PAGE_HEADERS, 'content-length': String(Buffer.byteLength(html)) }
+    const headers: Record<string, string | string[]> = { ...PAGE_HEADERS, 'content-language': lang, 'content-length': String(Buffer.byteLength(html)) }
+    if (opts.postFields) headers['content-security-policy'] = this.#formCsp
     if (opts.setCookies && opts.setCookies.length > 0) headers['set-cookie'] = opts.setCookies
     if (opts.allow !== undefined) headers.allow = opts.allow
     res.writeHead(pageStatus(name), headers)

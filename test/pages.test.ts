@@ -1,19 +1,99 @@
 import t from 'tap'
 import { ERRORS, type ErrorCode } from '../src/errors.js'
-import { PAGE_HEADERS, escapeHtml, pageStatus, renderPage } from '../src/pages.js'
+import { DEFAULT_LANGUAGE, LANGUAGES, PAGE_HEADERS, TEXTS, contentSecurityPolicy, escapeHtml, negotiateLanguage, pageStatus, renderPage, type PageName } from '../src/pages.js'
+
+const PAGES = [...(Object.keys(ERRORS) as ErrorCode[]), 'SIGNED_OUT', 'LOGOUT_CONFIRM', 'OPEN_APP'] as const satisfies readonly PageName[]
 
 t.test('every page renders with a title, the site, the request id and no external resources', async (t) => {
-  for (const code of [...(Object.keys(ERRORS) as ErrorCode[]), 'SIGNED_OUT' as const]) {
-    const html = renderPage(code, { site: 'meet.example.com', requestId: 'rid-1', nextUrl: 'https://meet.example.com/Room?a=1&b=2' })
-    t.match(html, /<html lang="en">/, code)
-    t.match(html, /<title>[^<]+ · meet\.example\.com<\/title>/, code)
-    t.match(html, /rid-1/, code)
-    t.notMatch(html, /(src|href)="(?!https:\/\/meet\.example\.com)/, `${code}: only same-origin links`)
-    t.equal(pageStatus(code), code === 'SIGNED_OUT' ? 200 : ERRORS[code].status)
+  for (const lang of LANGUAGES) {
+    for (const code of PAGES) {
+      const html = renderPage(code, { site: 'meet.example.com', requestId: 'rid-1', nextUrl: 'https://meet.example.com/Room?a=1&b=2', lang })
+      t.match(html, new RegExp(`<html lang="${lang}">`), code)
+      t.match(html, /<meta name="viewport" content="width=device-width, initial-scale=1">/, code)
+      t.match(html, /<title>[^<]+ · meet\.example\.com<\/title>/, code)
+      t.match(html, /rid-1/, code)
+      t.notMatch(html, /(src|href)="(?!https:\/\/meet\.example\.com)/, `${code}: only same-origin links`)
+      t.equal(pageStatus(code), code in ERRORS ? ERRORS[code as ErrorCode].status : 200)
+    }
   }
+  t.match(renderPage('IDP_UNAVAILABLE', { site: 's', nextUrl: 'https://s/R' }), /<html lang="en">/, 'English by default')
   t.match(renderPage('IDP_UNAVAILABLE', { site: 's', nextUrl: 'https://s/R' }), /href="https:\/\/s\/R">Try again/)
+  t.match(renderPage('IDP_UNAVAILABLE', { site: 's', nextUrl: 'https://s/R', lang: 'de' }), /href="https:\/\/s\/R">Erneut versuchen/)
+  t.match(renderPage('IDP_UNAVAILABLE', { site: 's', requestId: 'r', lang: 'de' }), /Anfrage-ID: <code>r<\/code>/)
   t.notMatch(renderPage('ACCESS_DENIED', { site: 's', nextUrl: 'https://s/R' }), /Try again/, 'denied: retrying does not help')
   t.match(renderPage('IDP_UNAVAILABLE', { site: 's', nextUrl: 'https://s/?a=1&b="x"' }), /a=1&#38;b=&#34;x&#34;/)
+  t.match(renderPage('LOGOUT_CONFIRM', { site: 's', nextUrl: 'https://s/jitsi/logout', postFields: { csrf: 'a"b' }, lang: 'de' }), /<input type="hidden" name="csrf" value="a&#34;b"><button class="button" type="submit">Jetzt abmelden<\/button>/)
   t.equal(escapeHtml(`<script>'&"`), '&#60;script&#62;&#39;&#38;&#34;')
   t.match(PAGE_HEADERS['content-security-policy'], /default-src 'none'/)
+  t.match(PAGE_HEADERS['content-security-policy'], /form-action 'self';/)
+  t.equal(PAGE_HEADERS.vary, 'Accept-Language')
+  t.match(contentSecurityPolicy(['https://idp.example.com']), /default-src 'none'; .*form-action 'self' https:\/\/idp\.example\.com; frame-ancestors 'none'/, 'a form may go on to the IdP')
+})
+
+/** Every string a language's texts hold, by a path like `pages.ACCESS_DENIED.title`. */
+function strings(value: unknown, path = ''): Map<string, string> {
+  const out = new Map<string, string>()
+  if (typeof value === 'string') out.set(path, value)
+  else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) for (const [p, s] of strings(v, path === '' ? k : `${path}.${k}`)) out.set(p, s)
+  }
+  return out
+}
+
+t.test('German has every text, and none of them is left in English', async (t) => {
+  const en = strings(TEXTS.en)
+  const de = strings(TEXTS.de)
+  t.same([...de.keys()].sort(), [...en.keys()].sort(), 'the same texts in both languages')
+  for (const code of PAGES) {
+    t.ok(en.has(`pages.${code}.title`) && en.has(`pages.${code}.body`), `${code} has English text`)
+    t.ok(de.has(`pages.${code}.title`) && de.has(`pages.${code}.body`), `${code} has German text`)
+  }
+  for (const [path, text] of en) {
+    t.not(de.get(path), text, `${path} is translated`)
+    t.ok((de.get(path) ?? '').trim().length > 0, `${path} is not empty`)
+  }
+  // Nothing English leaks into a German page: no English title, body or label appears in it.
+  const english = [...en.values()]
+  for (const code of PAGES) {
+    const html = renderPage(code, { site: 'meet.example.com', requestId: 'rid-1', nextUrl: 'https://meet.example.com/Room', lang: 'de' })
+    const leaked = english.filter((s) => html.includes(escapeHtml(s)))
+    t.same(leaked, [], `${code}: German page has no English text`)
+  }
+})
+
+t.test('the language comes from Accept-Language', async (t) => {
+  const cases: [string | undefined, string][] = [
+    [undefined, 'en'],
+    ['', 'en'],
+    ['de', 'de'],
+    ['DE', 'de'],
+    ['de-DE', 'de'],
+    ['de-CH;q=0.9, en;q=0.8', 'de'],
+    ['en-US,en;q=0.9,de;q=0.8', 'en'],
+    ['fr-FR, fr;q=0.9, de;q=0.7, en;q=0.5', 'de'],
+    ['fr', 'en'],
+    ['*', 'en'],
+    ['de;q=0.5, *;q=0.1', 'de'],
+    ['fr, *;q=0.5', 'en'],
+    ['en;q=0, *', 'de'],
+    ['en;q=0, de;q=0', 'en'],
+    ['de;q=0, *', 'en'],
+    ['de-AT, de;q=0', 'en'],
+    ['en;q=0.8, de;q=0.8', 'en'],
+    ['de;q=0.8, en;q=0.8', 'de'],
+    ['de ; q=0.7 , en;q=0.6', 'de'],
+    ['de;q=1.0, en', 'de'],
+    ['en;q=0.001, de;q=0.000', 'en'],
+    ['de;q=2, en;q=0.5', 'en'],
+    ['de;q=abc, en;q=0.5', 'en'],
+    ['de;q=0.5000, en;q=0.4', 'en'],
+    ['de;level=1', 'en'],
+    ['deutsch-x, de_DE, d€', 'en'],
+    ['germany, de-1996;q=0.3', 'de'],
+    [',,, ;q=1, de', 'de'],
+    [`${'x, '.repeat(40)}de`, 'en'],
+  ]
+  for (const [header, want] of cases) t.equal(negotiateLanguage(header), want, JSON.stringify(header))
+  t.equal(negotiateLanguage('de', ['en']), 'en', 'only what is available')
+  t.equal(negotiateLanguage('fr', []), DEFAULT_LANGUAGE, 'nothing available: the default')
 })

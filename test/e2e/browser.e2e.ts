@@ -1,0 +1,257 @@
+/**
+ * The whole journey in a real browser (Debian's Chromium via playwright-core)
+ * against the demo's embedded IdP and stand-in Jitsi page: sign-in, cookies,
+ * parallel tabs, Jitsi's TOKEN_AUTH_URL, logout through the IdP, and the
+ * pages people see when something is wrong. Every journey saves screenshots
+ * under test-results/ and asserts on what the page shows.
+ */
+import t from 'tap'
+import type { Browser, BrowserContext, Page, Request } from 'playwright-core'
+import { roomClaim } from '../../src/rooms.js'
+import {
+  APP_SECRET, CLIENT_SECRET, COOKIE_SECRET, launchChromium, logLinesWith, readSidecarPage, screenshot, shownClaims, signInAtIdp, startE2eStack, waitForRoom,
+  type E2eStack, type ShownPage,
+} from './harness.js'
+
+/** The `t` of a tap subtest. */
+type Asserts = Parameters<Parameters<typeof t.test>[0]>[0]
+
+const started = Date.now()
+let browser: Browser
+let stack: E2eStack
+
+t.before(async () => {
+  browser = await launchChromium()
+  stack = await startE2eStack()
+})
+t.teardown(async () => {
+  await browser?.close()
+  await stack?.close()
+  t.comment(`e2e journeys took ${((Date.now() - started) / 1000).toFixed(1)} s`)
+})
+
+async function newContext(t: Asserts, opts: Parameters<Browser['newContext']>[0] = {}): Promise<BrowserContext> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US', ...opts })
+  context.setDefaultTimeout(15_000)
+  t.teardown(() => context.close())
+  return context
+}
+
+/** Document requests a page made to an origin (redirect hops included). */
+function documentsTo(page: Page, origin: string): string[] {
+  const seen: string[] = []
+  page.on('request', (r: Request) => {
+    if (r.resourceType() === 'document' && new URL(r.url()).origin === origin) seen.push(new URL(r.url()).pathname)
+  })
+  return seen
+}
+
+/** What every page of the sidecar must be: template, headers, no secrets, readable on a phone, id in the log. */
+function checkSidecarPage(t: Asserts, shown: ShownPage, want: { status: number; heading: string; lang?: string; logged?: Record<string, unknown> }, s: E2eStack = stack): void {
+  const lang = want.lang ?? 'en'
+  t.equal(shown.status, want.status, `status ${want.status}`)
+  t.equal(shown.heading, want.heading, `shows “${want.heading}”`)
+  t.equal(shown.title, `${want.heading} · ${new URL(s.url).host}`, 'title names the page and the site')
+  t.equal(shown.site, new URL(s.url).host, 'site name from PUBLIC_URL')
+  t.equal(shown.lang, lang, `lang="${lang}"`)
+  t.equal(shown.headers['content-language'], lang, 'Content-Language')
+  t.match(shown.headers.vary ?? '', /Accept-Language/i, 'Vary: Accept-Language')
+  t.match(shown.headers['content-security-policy'] ?? '', /default-src 'none'/, 'strict CSP')
+  t.equal(shown.viewportMeta, 'width=device-width, initial-scale=1', 'meta viewport')
+  t.ok(shown.fitsPhone, 'no horizontal scrolling at 375 px')
+  for (const secret of [CLIENT_SECRET, COOKIE_SECRET, APP_SECRET]) t.notOk(shown.text.includes(secret), 'no secret on the page')
+  t.notMatch(shown.text, /\bat .+:\d+:\d+|Error:|eyJ/, 'no stack trace or token on the page')
+  if (want.logged) {
+    t.match(shown.requestId, /^[0-9a-f-]{36}$/, 'a request id to quote')
+    t.match(shown.text, new RegExp(`${lang === 'de' ? 'Anfrage-ID' : 'Request id'}: ${shown.requestId}`), 'the request id is visible')
+    t.match(logLinesWith(s.logs, shown.requestId), [want.logged], 'the same request id is in the log line')
+  }
+}
+
+t.test('sign-in: room URL → IdP page → the room with ?jwt= and the name', async (t) => {
+  const context = await newContext(t)
+  const page = await context.newPage()
+  await page.goto(`${stack.url}/MyRoom`)
+  await page.locator('h1').waitFor()
+  t.equal(await page.locator('h1').innerText(), 'Demo identity provider', 'the IdP asks who you are')
+  await screenshot(page, 'sign-in-idp')
+  let callback = ''
+  page.on('request', (r) => {
+    if (r.url().startsWith(`${stack.url}/jitsi/callback?`)) callback = r.url()
+  })
+  await signInAtIdp(page, stack.idp.issuer, 'alice')
+  const landed = await waitForRoom(page, stack.url, '/MyRoom')
+  await screenshot(page, 'sign-in-room')
+  t.equal(await page.locator('#who').innerText(), 'Signed in as Alice Example', 'the room shows the name from the token')
+  t.match(await page.locator('h1').innerText(), /room “MyRoom”/)
+  const claims = await shownClaims(page)
+  t.match(claims, { room: 'myroom', context: { user: { name: 'Alice Example', moderator: 'true' } } }, 'token for this room, alice a moderator')
+  t.equal(landed.searchParams.getAll('jwt').length, 1, 'one token in the query')
+  t.equal(landed.hash, '', 'no fragment')
+
+  const cookies = await context.cookies(stack.url)
+  const session = cookies.filter((c) => /jos_session$/.test(c.name))
+  t.equal(session.length, 1, 'one session cookie')
+  t.match(session[0], { name: 'jos_session', domain: 'localhost', path: '/', httpOnly: true, sameSite: 'Lax', secure: false }, 'over http: no __Host- prefix, not Secure; HttpOnly, SameSite=Lax, Path=/')
+  t.same(cookies.filter((c) => c.name.includes('jos_tx_')).map((c) => c.name), [], 'the login transaction cookie is gone')
+  t.notMatch(String(await page.evaluate('document.cookie')), /jos_/, 'scripts on the page cannot read the session')
+
+  // The callback once more (the browser's back button, a reload): single use, a page with the way on.
+  t.ok(callback, 'went through the callback')
+  const replay = await page.goto(callback)
+  const shown = await readSidecarPage(page, replay!, 'sign-in-replayed')
+  checkSidecarPage(t, shown, { status: 400, heading: 'Sign-in expired', logged: { code: 'LOGIN_STATE_INVALID', event: 'request_failed' } })
+  t.match(shown.text, /Please start again/)
+  t.equal(await page.locator('main a.button').innerText(), 'Try again', 'a retry link')
+  t.equal(await page.locator('main a.button').getAttribute('href'), `${stack.url}/`)
+  t.equal((await context.cookies(stack.url)).filter((c) => c.name === 'jos_session').length, 1, 'still signed in')
+
+  await t.test('a second room in the same browser: no IdP', async (t) => {
+    const page2 = await context.newPage()
+    const toIdp = documentsTo(page2, stack.idp.issuer)
+    await page2.goto(`${stack.url}/SecondRoom`)
+    await waitForRoom(page2, stack.url, '/SecondRoom')
+    await screenshot(page2, 'second-room')
+    t.equal(await page2.locator('#who').innerText(), 'Signed in as Alice Example')
+    t.match(await shownClaims(page2), { room: 'secondroom' })
+    t.same(toIdp, [], 'never saw the IdP')
+  })
+
+  await t.test('logout: confirmation, the IdP round trip, signed out', async (t) => {
+    const response = await page.goto(`${stack.url}/jitsi/logout`)
+    const confirm = await readSidecarPage(page, response!, 'logout-confirm')
+    checkSidecarPage(t, confirm, { status: 200, heading: 'Sign out?' })
+    t.match(confirm.text, /Sign out of the video conference service on this browser\?/)
+    t.match(confirm.headers['content-security-policy'], `form-action 'self' ${stack.idp.issuer};`, 'the form may go on to the IdP')
+    const button = page.locator('main form button')
+    t.equal(await button.innerText(), 'Sign out')
+    await button.click()
+    // oidc-provider's own end-session page asks once more.
+    await page.waitForURL((u) => u.origin === stack.idp.issuer)
+    await page.locator('button[name="logout"]').waitFor()
+    await screenshot(page, 'logout-idp')
+    t.match(await page.locator('body').innerText(), /sign-out/i, 'the IdP asks to sign out')
+    await page.locator('button[name="logout"]').click()
+    await page.waitForURL(`${stack.url}/`)
+    await page.locator('h1').waitFor()
+    await screenshot(page, 'logout-back')
+    t.equal(await page.locator('h1').innerText(), 'Jitsi stand-in', 'back on the site (post_logout_redirect_uri)')
+    t.same((await context.cookies(stack.url)).filter((c) => c.name.includes('jos_')).map((c) => c.name), [], 'no session cookie left')
+    const again = await page.goto(`${stack.url}/jitsi/logout`)
+    const out = await readSidecarPage(page, again!, 'signed-out')
+    checkSidecarPage(t, out, { status: 200, heading: 'Signed out' })
+    t.match(out.text, /You have been signed out/)
+    t.equal(await page.locator('main a.button').innerText(), 'Sign in again')
+    // Signed out at the IdP too: the next room asks for the password again.
+    await page.goto(`${stack.url}/MyRoom`)
+    await page.waitForURL((u) => u.origin === stack.idp.issuer && u.pathname.startsWith('/interaction/'))
+    t.equal(await page.locator('h1').innerText(), 'Demo identity provider', 'the IdP asks again')
+  })
+})
+
+t.test('two tabs signing in at the same time both land in their rooms', async (t) => {
+  const context = await newContext(t)
+  const [one, two] = await Promise.all([context.newPage(), context.newPage()])
+  await Promise.all([one.goto(`${stack.url}/TabOne`), two.goto(`${stack.url}/TabTwo`)])
+  // Both at the IdP before either signs in: two login transactions side by side.
+  await Promise.all([one.locator('#login').waitFor(), two.locator('#login').waitFor()])
+  t.equal((await context.cookies(stack.url)).filter((c) => c.name.startsWith('jos_tx_')).length, 2, 'one transaction cookie per tab')
+  await Promise.all([signInAtIdp(one, stack.idp.issuer, 'carol'), signInAtIdp(two, stack.idp.issuer, 'carol')])
+  await Promise.all([waitForRoom(one, stack.url, '/TabOne'), waitForRoom(two, stack.url, '/TabTwo')])
+  await screenshot(one, 'two-tabs-one')
+  await screenshot(two, 'two-tabs-two')
+  for (const [page, room] of [[one, 'tabone'], [two, 'tabtwo']] as const) {
+    t.equal(await page.locator('#who').innerText(), 'Signed in as Carol Example', `${room}: the name`)
+    t.match(await shownClaims(page), { room, context: { user: { name: 'Carol Example' } } }, `${room}: the token is for this room`)
+  }
+  t.same((await context.cookies(stack.url)).filter((c) => c.name.startsWith('jos_tx_')).map((c) => c.name), [], 'both transactions used up')
+})
+
+t.test('a denied account sees the 403 page', async (t) => {
+  const context = await newContext(t)
+  const page = await context.newPage()
+  await page.goto(`${stack.url}/MyRoom`)
+  const callback = page.waitForResponse((r) => r.url().startsWith(`${stack.url}/jitsi/callback?`))
+  await signInAtIdp(page, stack.idp.issuer, 'bob')
+  const shown = await readSidecarPage(page, await callback, 'denied')
+  checkSidecarPage(t, shown, { status: 403, heading: 'Access denied', logged: { event: 'login_denied', user: 'bob', ruleResult: false } })
+  t.match(shown.text, /your account is not allowed to use this video conference service/)
+  t.match(shown.text, /ask your administrator for access/, 'the next step')
+  t.equal(await page.locator('main a.button').count(), 0, 'no retry: it would not help')
+  t.same((await context.cookies(stack.url)).filter((c) => c.name.includes('jos_')).map((c) => c.name), [], 'no session')
+})
+
+t.test('German browser: the 403 page in German', async (t) => {
+  const context = await newContext(t, { locale: 'de-DE' })
+  const page = await context.newPage()
+  await page.goto(`${stack.url}/MeinRaum`)
+  const callback = page.waitForResponse((r) => r.url().startsWith(`${stack.url}/jitsi/callback?`))
+  await signInAtIdp(page, stack.idp.issuer, 'bob')
+  const response = await callback
+  t.equal(await response.request().headerValue('accept-language'), 'de-DE', 'the browser asked for German')
+  const shown = await readSidecarPage(page, response, 'denied-de')
+  checkSidecarPage(t, shown, { status: 403, heading: 'Zugriff verweigert', lang: 'de', logged: { event: 'login_denied', user: 'bob' } })
+  t.match(shown.text, /Sie sind angemeldet, aber Ihr Konto darf diesen Videokonferenzdienst nicht nutzen/)
+  t.notMatch(shown.text, /Access denied|Request id|signed in/, 'nothing left in English')
+})
+
+t.test("Jitsi's TOKEN_AUTH_URL: /jitsi/login?room=", async (t) => {
+  const context = await newContext(t)
+  const page = await context.newPage()
+  await page.goto(`${stack.url}/jitsi/login?room=Room`)
+  await signInAtIdp(page, stack.idp.issuer, 'carol')
+  await waitForRoom(page, stack.url, '/Room')
+  await screenshot(page, 'token-auth-url')
+  t.equal(await page.locator('#who').innerText(), 'Signed in as Carol Example')
+  t.match(await shownClaims(page), { room: 'room', context: { user: { name: 'Carol Example', affiliation: 'member' } } }, 'carol is no moderator')
+
+  // A login link without a usable room: the bad-request page, no way on that would not help.
+  const response = await page.goto(`${stack.url}/jitsi/login?room=a%2Fb`)
+  const shown = await readSidecarPage(page, response!, 'bad-request')
+  checkSidecarPage(t, shown, { status: 400, heading: 'Bad request', logged: { event: 'request_failed', code: 'BAD_REQUEST' } })
+  t.match(shown.text, /This address is not a valid meeting link/)
+  t.equal(await page.locator('main a.button').count(), 0, 'no retry link')
+})
+
+t.test('a Unicode room name', async (t) => {
+  const context = await newContext(t)
+  const page = await context.newPage()
+  await page.goto(`${stack.url}/Café-Über Raum`)
+  await signInAtIdp(page, stack.idp.issuer, 'alice')
+  const segment = 'Caf%C3%A9-%C3%9Cber%20Raum'
+  const landed = await waitForRoom(page, stack.url, `/${segment}`)
+  await screenshot(page, 'unicode-room')
+  t.equal(landed.pathname, `/${segment}`, 'back at exactly the address asked for')
+  t.equal(await page.locator('h1').innerText(), 'Jitsi stand-in: room “Café-Über Raum”')
+  t.equal(await page.locator('#who').innerText(), 'Signed in as Alice Example')
+  const claims = await shownClaims(page)
+  t.equal(claims.room, roomClaim(segment), 'the room claim is what Jitsi computes from the URL')
+  t.equal(claims.room, 'caf%c3%a9-%c3%bcber%20raum')
+})
+
+t.test('upstream down shows the 502 page', async (t) => {
+  const context = await newContext(t)
+  const page = await context.newPage()
+  await page.goto(`${stack.url}/UpRoom`)
+  await signInAtIdp(page, stack.idp.issuer, 'carol')
+  await waitForRoom(page, stack.url, '/UpRoom')
+  await stack.jitsi.close()
+  const response = await page.goto(`${stack.url}/UpRoom`)
+  const shown = await readSidecarPage(page, response!, 'upstream-down')
+  checkSidecarPage(t, shown, { status: 502, heading: 'The meeting service is unavailable', logged: { event: 'request_failed', code: 'UPSTREAM_UNAVAILABLE' } })
+  t.match(shown.text, /not answering right now. Please try again in a moment/)
+  t.equal(await page.locator('main a.button').innerText(), 'Try again')
+  t.equal(await page.locator('main a.button').getAttribute('href'), `${stack.url}/UpRoom`, 'retry: the room, without the token')
+})
+
+t.test('IdP down shows the 503 page', async (t) => {
+  const down = await startE2eStack({ idpDown: true })
+  t.teardown(() => down.close())
+  const context = await newContext(t)
+  const page = await context.newPage()
+  const response = await page.goto(`${down.url}/MyRoom`)
+  const shown = await readSidecarPage(page, response!, 'idp-down')
+  checkSidecarPage(t, shown, { status: 503, heading: 'Sign-in is unavailable', logged: { event: 'request_failed', code: 'IDP_UNAVAILABLE' } }, down)
+  t.match(shown.text, /The identity provider cannot be reached right now/)
+  t.equal(await page.locator('main a.button').getAttribute('href'), `${down.url}/MyRoom`, 'retry: the room')
+})
