@@ -8,13 +8,16 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import { performance } from 'node:perf_hooks'
-import { Pool } from 'undici'
+import { Pool, type Dispatcher } from 'undici'
 
 /**
  * Hop-by-hop headers (RFC 9110 7.6.1) and ones undici manages itself: never
  * forwarded either way. `expect` is answered by Node's server already.
  */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'expect', 'http2-settings'])
+
+/** The reason given to undici when the client leaves first. */
+const CLIENT_GONE = new Error('the client closed the connection')
 
 export interface ForwardOptions {
   readonly upstream: URL
@@ -62,37 +65,50 @@ export function createForwarder(opts: ForwardOptions): Forwarder {
   const upstreamAt = new WeakMap<IncomingMessage, number>()
 
   function forward(req: IncomingMessage, res: ServerResponse, extra?: Readonly<Record<string, string>>): void {
-    const abort = new AbortController()
+    // undici's low-level handler API: no AbortController, promise or stream wrapper per request.
+    let controller: Dispatcher.DispatchController | undefined
+    let clientGone = false
     let started = false
     const onClose = () => {
-      if (!res.writableFinished) abort.abort()
+      if (res.writableFinished) return
+      clientGone = true
+      controller?.abort(CLIENT_GONE)
     }
     res.once('close', onClose)
+    const onDrain = () => controller?.resume()
     // A body only when the request says it has one: GETs must not wait for an end that is already there.
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined
-    pool
-      .stream(
-        {
-          path: req.url ?? '/',
-          method: (req.method ?? 'GET') as 'GET',
-          headers: requestHeaders(req.headers),
-          body: hasBody ? req : null,
-          signal: abort.signal,
+    pool.dispatch(
+      { path: req.url ?? '/', method: (req.method ?? 'GET') as Dispatcher.HttpMethod, headers: requestHeaders(req.headers), body: hasBody ? req : null },
+      {
+        onRequestStart(c) {
+          controller = c
+          if (clientGone) c.abort(CLIENT_GONE)
         },
-        ({ statusCode, headers }) => {
+        onResponseStart(_c, statusCode, headers) {
+          if (statusCode < 200) return // 1xx: Node's server speaks for itself
           started = true
           upstreamAt.set(req, performance.now())
           res.writeHead(statusCode, responseHeaders(headers, extra))
-          return res
         },
-      )
-      .catch((err: Error) => {
-        res.off('close', onClose)
-        if (abort.signal.aborted && res.destroyed) return // the client left: nothing to tell anyone
-        opts.onError?.(err, req)
-        if (!started && !res.headersSent) opts.onUpstreamError(err, req, res)
-        else res.destroy()
-      })
+        onResponseData(c, chunk) {
+          if (!res.write(chunk)) {
+            c.pause()
+            res.once('drain', onDrain)
+          }
+        },
+        onResponseEnd() {
+          res.end()
+        },
+        onResponseError(_c, err) {
+          if (clientGone) return // the client left: nothing to tell anyone
+          res.off('close', onClose)
+          opts.onError?.(err, req)
+          if (!started && !res.headersSent) opts.onUpstreamError(err, req, res)
+          else res.destroy()
+        },
+      },
+    )
   }
 
   return {

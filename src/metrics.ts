@@ -32,6 +32,20 @@ export class Metrics {
   })
   readonly keyReloads = new Counter({ name: 'jos_key_reloads_total', help: 'Signing-key file changes by result (rotated, public_keys, failed).', labelNames: ['result'] as const, registers: [this.registry] })
 
+  /** Bound counter children by route and status: labelling by object hashes on every call. */
+  readonly #requestCounters = new Map<string, { inc(): void }>()
+
+  /** Counts one request on the public port. */
+  countRequest(route: RouteClass, status: number): void {
+    const key = `${route} ${status}`
+    let counter = this.#requestCounters.get(key)
+    if (counter === undefined) {
+      counter = this.requests.labels(route, String(status))
+      this.#requestCounters.set(key, counter)
+    }
+    counter.inc()
+  }
+
   constructor(withDefaults = true) {
     if (withDefaults) collectDefaultMetrics({ register: this.registry })
   }

@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream'
 import { AuthFlow } from './auth.js'
 import type { Config } from './config.js'
 import { KeyStore } from './keys.js'
-import { redactUrl, type Logger } from './log.js'
+import { redactUrl, unredacted, type Logger } from './log.js'
 import { Metrics, type RouteClass } from './metrics.js'
 import { OidcClient } from './oidc.js'
 import { createProxy, isTrustedPeer, trustList, type Proxy } from './proxy.js'
@@ -75,6 +75,8 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       log,
     })
   }
+  // Every field of the access line is built here from safe values (the URL through redactUrl).
+  const accessLog = unredacted(log)
   const prefix = auth?.pathPrefix ?? ''
   const cookiePrefix = auth ? OWN_COOKIE_MARK : undefined
 
@@ -86,10 +88,10 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     res.once('close', () => {
       // 499: the client went away before the response was complete (nginx's convention).
       const status = res.writableFinished ? res.statusCode : 499
-      metrics.requests.inc({ route, status })
-      if (!log.isLevelEnabled('info')) return
+      metrics.countRequest(route, status)
+      if (!accessLog.isLevelEnabled('info')) return
       const at = proxy.upstreamAt(req)
-      log.info({
+      accessLog.info({
         event: 'access', route, method: req.method, url: redactUrl(req.url ?? ''), status,
         ms: round(performance.now() - started), bytes: socket.bytesWritten - bytesBefore,
         ...(at === undefined ? {} : { upstreamMs: round(at - started) }),
