@@ -6,8 +6,8 @@
  * that does not decrypt, has expired or was made for another purpose is
  * treated as absent.
  */
-import { createHash, createHmac, createSecretKey, hkdfSync, timingSafeEqual, type KeyObject } from 'node:crypto'
-import { EncryptJWT, jwtDecrypt, type JWTPayload } from 'jose'
+import { createHash, createHmac, hkdfSync, timingSafeEqual, webcrypto } from 'node:crypto'
+import { EncryptJWT, jwtDecrypt, type CryptoKey, type JWTPayload } from 'jose'
 
 export type Purpose = 'session' | 'tx'
 
@@ -61,12 +61,13 @@ export const MAX_PARALLEL_LOGINS = 5
 
 interface CookieKey {
   readonly kid: string
-  readonly key: KeyObject
+  /** Imported into WebCrypto once: jose would re-import a KeyObject on every cookie. */
+  readonly key: Promise<CryptoKey>
 }
 
 export class CookieCodec {
   readonly #keys: readonly CookieKey[]
-  readonly #byKid: ReadonlyMap<string, KeyObject>
+  readonly #byKid: ReadonlyMap<string, Promise<CryptoKey>>
   /** Keys for anti-forgery values, one per secret (first creates, all check). */
   readonly #macKeys: readonly Buffer[]
   readonly sessionName: string
@@ -78,7 +79,7 @@ export class CookieCodec {
     this.#keys = secrets.map((secret) => {
       const raw = Buffer.from(hkdfSync('sha256', secret, 'jitsi-oidc-sidecar', 'cookie-encryption-v1', 32))
       const kid = createHash('sha256').update(raw).digest('base64url').slice(0, 8)
-      return { kid, key: createSecretKey(raw) }
+      return { kid, key: webcrypto.subtle.importKey('raw', raw, 'AES-GCM', false, ['encrypt', 'decrypt']) as Promise<CryptoKey> }
     })
     this.#byKid = new Map(this.#keys.map((k) => [k.kid, k.key]))
     this.#macKeys = secrets.map((secret) => Buffer.from(hkdfSync('sha256', secret, 'jitsi-oidc-sidecar', 'logout-csrf-v1', 32)))
@@ -98,7 +99,7 @@ export class CookieCodec {
       .setAudience(purpose)
       .setIssuedAt(iat)
       .setExpirationTime(iat + ttlSeconds)
-      .encrypt(first.key)
+      .encrypt(await first.key)
   }
 
   /** Decrypts a cookie value made by seal for `purpose`; undefined for anything else. */

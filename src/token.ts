@@ -4,7 +4,8 @@
  * `typ: JWT`, string `aud`, `sub` always present, numeric `nbf`/`exp` with
  * no leeway on Prosody's side (so `nbf` is set a little in the past).
  */
-import { SignJWT, jwtVerify, type JWTPayload } from 'jose'
+import { webcrypto, type KeyObject } from 'node:crypto'
+import { SignJWT, jwtVerify, type CryptoKey, type JWTPayload } from 'jose'
 import type { JwtConfig, RolesConfig } from './config.js'
 import type { KeyStore } from './keys.js'
 import { roomClaim } from './rooms.js'
@@ -127,6 +128,22 @@ export function buildClaims(identity: Identity, jwt: JwtConfig, room: string, te
   }
 }
 
+/**
+ * jose exports and re-imports a secret KeyObject on every call; an HMAC
+ * secret is imported into WebCrypto once per key instead (asymmetric keys
+ * jose caches itself).
+ */
+const hmacKeys = new WeakMap<KeyObject, Promise<CryptoKey>>()
+function usableKey(key: KeyObject, alg: string): KeyObject | Promise<CryptoKey> {
+  if (key.type !== 'secret') return key
+  let imported = hmacKeys.get(key)
+  if (imported === undefined) {
+    imported = webcrypto.subtle.importKey('raw', key.export(), { name: 'HMAC', hash: `SHA-${alg.slice(2)}` }, false, ['sign', 'verify']) as Promise<CryptoKey>
+    hmacKeys.set(key, imported)
+  }
+  return imported
+}
+
 export class TokenSigner {
   readonly #keys: KeyStore
   readonly #jwt: JwtConfig
@@ -141,7 +158,7 @@ export class TokenSigner {
   /** Signs with the key in service; RS* tokens name it in `kid` (Prosody's key server needs it). */
   async sign(claims: JWTPayload): Promise<string> {
     const { alg, key, kid } = this.#keys.signing
-    const token = await new SignJWT(claims).setProtectedHeader(kid === undefined ? { alg, typ: 'JWT' } : { alg, typ: 'JWT', kid }).sign(key)
+    const token = await new SignJWT(claims).setProtectedHeader(kid === undefined ? { alg, typ: 'JWT' } : { alg, typ: 'JWT', kid }).sign(await usableKey(key, alg))
     this.#onSigned(alg)
     return token
   }
@@ -162,7 +179,7 @@ export class TokenSigner {
       const { payload } = await jwtVerify(token, (header) => {
         const key = this.#keys.verifyKey(header.kid)
         if (!key) throw new Error('unknown kid')
-        return key
+        return usableKey(key, this.#jwt.alg)
       }, {
         algorithms: [this.#jwt.alg],
         issuer: this.#jwt.issuer,
