@@ -35,7 +35,11 @@ export class Logout {
       if (!allowed) return r.page(req, res, 'LOGOUT_REFUSED', { detail: `cross-site logout POST (Origin ${JSON.stringify(req.headers.origin ?? null)})` })
     } else {
       allowed = c.checkLogoutToken(session.sid, new URLSearchParams(query).get('csrf'))
-      if (!allowed) return r.page(req, res, 'LOGOUT_CONFIRM', { nextUrl: action, postFields: { csrf: c.logoutToken(session.sid) } })
+      if (!allowed) {
+        // The button's POST is answered with a redirect to the IdP's end_session_endpoint: the page's CSP must allow it.
+        const formTargets = [this.#d.oidc.endSessionOrigin() ?? this.#d.auth.oidc.issuer.origin]
+        return r.page(req, res, 'LOGOUT_CONFIRM', { nextUrl: action, postFields: { csrf: c.logoutToken(session.sid) }, formTargets })
+      }
     }
     this.#d.log.info({ event: 'logout', user: session.identity.user.id }, 'signed out')
     const end = await this.#d.oidc.endSessionUrl(session.idToken)

@@ -211,6 +211,17 @@ export class OidcClient {
     return client.buildEndSessionUrl(configuration, params).href
   }
 
+  /** The origin of the IdP's end_session_endpoint, once discovered (no network). */
+  endSessionOrigin(): string | undefined {
+    const endpoint = this.#configuration?.serverMetadata().end_session_endpoint
+    if (endpoint === undefined) return undefined
+    try {
+      return new URL(endpoint).origin
+    } catch {
+      return undefined
+    }
+  }
+
   async close(): Promise<void> {
     await this.#agent.close()
   }

@@ -15,6 +15,8 @@ export interface PageReply {
   readonly nextUrl?: string | undefined
   /** Makes the next step a POST form with these hidden fields. */
   readonly postFields?: Readonly<Record<string, string>> | undefined
+  /** Origins the form's POST may be redirected on to (CSP form-action covers redirects in Chromium). */
+  readonly formTargets?: readonly string[] | undefined
   /** Operator detail for the log line; never shown. */
   readonly detail?: string | undefined
   readonly setCookies?: string[] | undefined
@@ -27,13 +29,10 @@ export interface PageReply {
 export class Replies {
   readonly #config: Config
   readonly #log: Logger
-  /** CSP of pages with a form: its POST may go on to the IdP (logout continues at its end_session_endpoint). */
-  readonly #formCsp: string
 
   constructor(config: Config, log: Logger) {
     this.#config = config
     this.#log = log
-    this.#formCsp = contentSecurityPolicy(config.auth ? [config.auth.oidc.issuer.origin] : [])
   }
 
   /**
@@ -59,7 +58,7 @@ export class Replies {
       ...(opts.postFields ? { postFields: opts.postFields } : {}),
     })
     const headers: Record<string, string | string[]> = { ...PAGE_HEADERS, 'content-language': lang, 'content-length': String(Buffer.byteLength(html)) }
-    if (opts.postFields) headers['content-security-policy'] = this.#formCsp
+    if (opts.formTargets) headers['content-security-policy'] = contentSecurityPolicy(opts.formTargets)
     if (opts.setCookies && opts.setCookies.length > 0) headers['set-cookie'] = opts.setCookies
     if (opts.allow !== undefined) headers.allow = opts.allow
     res.writeHead(pageStatus(name), headers)

@@ -175,6 +175,8 @@ t.test('logout: confirmation, anti-forgery, RP-initiated logout at the IdP', asy
   const csrf = /name="csrf" value="([^"]+)"/.exec(confirm.body)?.[1]
   t.ok(csrf, 'the form carries the anti-forgery value')
   t.ok(b.cookies(stack.url).has('jos_session'), 'a plain GET signs nobody out')
+  const endSession = new URL((await stack.app.oidc!.configuration()).serverMetadata().end_session_endpoint!).origin
+  t.match(confirm.headers['content-security-policy'], `form-action 'self' ${endSession};`, "the button's POST may be redirected on to the end_session_endpoint")
 
   const evil = await b.fetch(`${stack.url}/jitsi/logout`, { method: 'POST', headers: { origin: 'https://evil.example', 'content-type': 'application/x-www-form-urlencoded' }, body: '' })
   t.equal(evil.status, 403)
