@@ -21,7 +21,6 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import httpProxy from 'http-proxy'
 import { WebSocketServer, WebSocket } from 'ws'
-import { Pool } from 'undici'
 
 const root = new URL('..', import.meta.url).pathname
 const args = process.argv.slice(2)
@@ -160,45 +159,19 @@ function parseWrk(out) {
   return { rps, p50: lat(50), p99: lat(99), errors: Number(errors), socketErrors }
 }
 
-async function nodeLoad(url, path, { method = 'GET', body, headers = {}, seconds = DURATION, connections = CONNECTIONS, rate } = {}) {
-  // Open loop: enough connections that requests never queue in the generator itself.
-  const pool = new Pool(url, { connections: rate ? 512 : connections, pipelining: 1 })
-  const lat = []
-  let n = 0
-  let errors = 0
-  const end = performance.now() + seconds * 1000
-  const one = async () => {
-    const s = performance.now()
-    try {
-      const r = await pool.request({ path, method, body, headers })
-      await r.body.dump()
-      if (r.statusCode >= 400) errors++
-    } catch {
-      errors++
-    }
-    lat.push(performance.now() - s)
-    n++
-  }
-  if (rate) {
-    // Open loop at a fixed rate: latency is measured, not throughput.
-    const inflight = new Set()
-    const interval = 1000 / rate
-    let next = performance.now()
-    while (performance.now() < end) {
-      const p = one().finally(() => inflight.delete(p))
-      inflight.add(p)
-      next += interval
-      const wait = next - performance.now()
-      if (wait > 1) await sleep(wait)
-      else await new Promise((r) => setImmediate(r))
-    }
-    await Promise.all(inflight)
-  } else {
-    await Promise.all(Array.from({ length: connections }, async () => { while (performance.now() < end) await one() }))
-  }
-  await pool.close()
-  lat.sort((a, b) => a - b)
-  return { rps: n / seconds, p50: lat[Math.floor(lat.length * 0.5)] ?? 0, p99: lat[Math.floor(lat.length * 0.99)] ?? 0, errors }
+/**
+ * The Node load generator (bench/node-load.mjs) as its own process, pinned to
+ * the load generator's core like wrk, so it never competes with the bench's
+ * own event loop or the proxy under test.
+ */
+async function nodeLoad(url, path, opts = {}) {
+  const [c, a] = pin(1, process.execPath, [join(root, 'bench/node-load.mjs'), url, path, JSON.stringify({ seconds: DURATION, connections: CONNECTIONS, ...opts })])
+  const p = spawn(c, a, { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  p.stdout.on('data', (d) => (out += d))
+  const code = await new Promise((resolve) => p.once('exit', resolve))
+  if (code !== 0) throw new Error(`node-load exited ${code}`)
+  return JSON.parse(out)
 }
 
 async function load(url, kase) {

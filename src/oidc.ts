@@ -4,7 +4,7 @@
  * PKCE/state/nonce, and the code exchange with ID-token validation. All IdP
  * traffic goes through one undici Agent with connect/header/body timeouts.
  */
-import { createRemoteJWKSet, customFetch, errors, jwtVerify, type FetchImplementation } from 'jose'
+import { compactVerify, createRemoteJWKSet, customFetch, errors, type FetchImplementation } from 'jose'
 import * as client from 'openid-client'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -101,14 +101,18 @@ export class OidcClient {
       )
       const meta = configuration.serverMetadata()
       if (meta.jwks_uri === undefined) throw new SidecarError('IDP_UNAVAILABLE', 'discovery: the IdP publishes no jwks_uri, so ID token signatures cannot be checked')
-      this.#jwks = createRemoteJWKSet(new URL(meta.jwks_uri), {
+      const jwksUri = new URL(meta.jwks_uri)
+      if (jwksUri.protocol !== 'https:' && !(cfg.allowHttp && jwksUri.protocol === 'http:')) throw new SidecarError('IDP_UNAVAILABLE', `discovery: the jwks_uri is not https (${jwksUri.protocol}); OIDC_ALLOW_HTTP=1 allows http for development`)
+      const algs = (meta.id_token_signing_alg_values_supported ?? ['RS256']).filter((alg) => alg !== 'none' && !alg.startsWith('HS'))
+      if (algs.length === 0) throw new SidecarError('IDP_UNAVAILABLE', `discovery: the IdP signs ID tokens only with ${(meta.id_token_signing_alg_values_supported ?? []).join(', ')}; configure the client for an asymmetric algorithm (RS256, ES256, ...)`)
+      this.#jwks = createRemoteJWKSet(jwksUri, {
         timeoutDuration: cfg.timeoutMs,
         // After a signing-key rotation the first token with the new kid refetches within seconds.
         cooldownDuration: JWKS_COOLDOWN_MS,
         cacheMaxAge: 10 * 60_000,
         [customFetch]: this.#fetch as unknown as FetchImplementation,
       })
-      this.#idTokenAlgs = (meta.id_token_signing_alg_values_supported ?? ['RS256']).filter((alg) => alg !== 'none' && !alg.startsWith('HS'))
+      this.#idTokenAlgs = algs
       this.#configuration = configuration
       this.#lastFailure = undefined
       return configuration
@@ -177,7 +181,8 @@ export class OidcClient {
    */
   async #verifySignature(idToken: string, retry = true): Promise<void> {
     try {
-      await jwtVerify(idToken, this.#jwks!, { algorithms: this.#idTokenAlgs })
+      // The signature only: openid-client has checked the claims, with its clock tolerance.
+      await compactVerify(idToken, this.#jwks!, { algorithms: this.#idTokenAlgs })
     } catch (err) {
       // A kid we have not seen: the IdP may have rotated since the last fetch (within the cooldown).
       if (retry && err instanceof JOSEError && err.code === 'ERR_JWKS_NO_MATCHING_KEY') {

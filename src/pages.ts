@@ -113,7 +113,7 @@ const DE: PageTexts = {
   pages: {
     ACCESS_DENIED: {
       title: 'Zugriff verweigert',
-      body: 'Sie sind angemeldet, aber Ihr Konto darf diesen Videokonferenzdienst nicht nutzen. Wenn Sie das für einen Fehler halten, bitten Sie Ihre Administration um Zugang.',
+      body: 'Sie sind angemeldet, aber Ihr Konto darf diesen Videokonferenzdienst nicht nutzen. Wenn Sie das für einen Fehler halten, bitten Sie Ihren IT-Support um Zugang.',
     },
     LOGIN_STATE_INVALID: {
       title: 'Anmeldung abgelaufen',
@@ -149,19 +149,19 @@ const DE: PageTexts = {
     },
     URL_TOO_LONG: {
       title: 'Link zu lang',
-      body: 'Dieser Besprechungslink ist zu lang, um sich damit anzumelden. Bitte verwenden Sie einen kürzeren Link.',
+      body: 'Dieser Besprechungslink ist zu lang für die Anmeldung. Bitte verwenden Sie einen kürzeren Link.',
     },
     NOT_FOUND: {
       title: 'Nicht gefunden',
-      body: 'Unter dieser Adresse gibt es nichts.',
+      body: 'Unter dieser Adresse wurde nichts gefunden.',
     },
     METHOD_NOT_ALLOWED: {
       title: 'Nicht erlaubt',
-      body: 'Diese Adresse nimmt diese Art von Anfrage nicht an.',
+      body: 'Diese Art von Anfrage ist unter dieser Adresse nicht erlaubt.',
     },
     INTERNAL: {
       title: 'Etwas ist schiefgegangen',
-      body: 'Ein unerwarteter Fehler ist aufgetreten. Bitte versuchen Sie es noch einmal; wenn er wieder auftritt, wenden Sie sich an Ihre Administration.',
+      body: 'Ein unerwarteter Fehler ist aufgetreten. Bitte versuchen Sie es noch einmal; wenn er wieder auftritt, wenden Sie sich an Ihren IT-Support.',
     },
     SIGNED_OUT: {
       title: 'Abgemeldet',

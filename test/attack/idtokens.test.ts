@@ -79,6 +79,12 @@ t.test('control: the same ID token, re-signed with the IdP key, still signs in',
   t.ok(r.jar.includes('jos_session'), 'session set')
 })
 
+t.test('an IdP clock a few seconds ahead (nbf and iat in our future) still signs in', async (t) => {
+  const r = await loginWith(t, (p) => sign({ ...p, iat: now() + 5, nbf: now() + 5, exp: now() + 3600 }))
+  t.equal(r.status, 302)
+  t.match(r.location, /\/CraftedRoom\?jwt=/)
+})
+
 const CASES: [string, Craft][] = [
   ['another issuer', (p) => sign({ ...p, iss: 'https://evil.example' })],
   ['another audience', (p) => sign({ ...p, aud: 'someone-else' })],

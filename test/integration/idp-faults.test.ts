@@ -79,3 +79,12 @@ t.test('IdP gone during the code exchange: 503 page, no token, no session', asyn
   t.notMatch(r.setCookies.join('\n'), /jos_session=[^;]/)
   t.match(r.body, /Try again/)
 })
+
+t.test('an IdP that signs ID tokens only with HS256: 503 page, the log says what to change', async (t) => {
+  const s = await startStack({ idp: { extra: { enabledJWA: { idTokenSigningAlgValues: ['HS256'] } } } })
+  t.teardown(() => s.close())
+  const r = await new Browser().fetch(`${s.url}/MyRoom`)
+  t.equal(r.status, 503)
+  t.match(r.body, /Sign-in is unavailable/)
+  t.match(s.logs.join('\n'), /signs ID tokens only with HS256; configure the client for an asymmetric algorithm/)
+})

@@ -4,6 +4,7 @@
  * {state} round trip, the desktop app, guests, and logout.
  */
 import t from 'tap'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { jwtVerify, type JWTPayload } from 'jose'
 import { request } from 'undici'
 import { Browser } from '../fixtures/client.js'
@@ -209,6 +210,29 @@ t.test('logout: confirmation, anti-forgery, RP-initiated logout at the IdP', asy
   t.match(none.body, /Signed out/, 'without a session: already signed out')
   const put = await b2.fetch(`${stack.url}/jitsi/logout`, { method: 'PUT' })
   t.equal(put.status, 405)
+})
+
+t.test('an end_session_endpoint on another origin: the sign-out form may continue there, not to the issuer', async (t) => {
+  const stack = await stackWith(t, {})
+  // The discovery document names another host for logout (as IdPs behind a separate logout host do).
+  stack.idp.provider.use(async (ctx, next) => {
+    await next()
+    if (ctx.path === '/.well-known/openid-configuration') (ctx.body as Record<string, unknown>).end_session_endpoint = 'https://logout.example.org/end'
+  })
+  const server = stack.idp.server
+  const [original] = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[]
+  const composed = stack.idp.provider.callback() // Koa composes middleware here
+  server.removeAllListeners('request')
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => ((req.url ?? '').startsWith('/.well-known/') ? composed(req, res) : original!(req, res)))
+  const b = new Browser()
+  await signIn(stack, b, '/MyRoom', 'alice')
+  const confirm = await b.fetch(`${stack.url}/jitsi/logout`)
+  const csp = String(confirm.headers['content-security-policy'])
+  t.match(csp, "form-action 'self' https://logout.example.org;")
+  t.notMatch(csp, stack.idp.issuer, 'the issuer itself is not a form target')
+  const csrf = /name="csrf" value="([^"]+)"/.exec(confirm.body)![1]!
+  const out = await b.fetch(`${stack.url}/jitsi/logout`, { method: 'POST', headers: { origin: stack.url, 'content-type': 'application/x-www-form-urlencoded' }, body: `csrf=${csrf}` })
+  t.equal(new URL(out.location!).origin, 'https://logout.example.org', 'the POST is answered with that origin')
 })
 
 t.test('logout without an IdP end_session_endpoint lands on the signed-out page', async (t) => {

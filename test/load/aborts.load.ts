@@ -39,12 +39,20 @@ t.test(`${ABORTS} aborted downloads and ${ABORTS} aborted uploads`, async (t) =>
   }
   // Warm up, then measure after forced full GCs: the live heap and the active handles after
   // 2,000 aborts against the same after each further 6,000.
+  // Each sample once the aborted requests have drained, so only what stays behind is counted.
+  const quiet = async () => {
+    const until = Date.now() + 5000
+    while (upstream.open() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50))
+    await new Promise((r) => setTimeout(r, 200))
+  }
   const fdsBefore = sidecar.fds()
   await round(2000)
+  await quiet()
   const rssWarm = sidecar.rssMb()
   const samples = [await sidecar.afterGc()]
   for (let done = 2000; done < 2 * ABORTS; done += 6000) {
     await round(Math.min(6000, 2 * ABORTS - done))
+    await quiet()
     samples.push(await sidecar.afterGc())
   }
   const settle = Date.now() + 10_000
