@@ -8,6 +8,7 @@
  */
 import { createHash, createHmac, hkdfSync, timingSafeEqual, webcrypto } from 'node:crypto'
 import { EncryptJWT, jwtDecrypt, type CryptoKey, type JWTPayload } from 'jose'
+import { LRUCache } from 'lru-cache'
 
 export type Purpose = 'session' | 'tx'
 
@@ -58,6 +59,10 @@ export const MAX_SEALED_COOKIE = 3800
 export const TX_TTL_SECONDS = 600
 /** Parallel logins kept per browser; older transactions are dropped beyond this. */
 export const MAX_PARALLEL_LOGINS = 5
+/** How long an opened session cookie is remembered (its own expiry comes first). */
+const OPENED_SESSION_TTL_MS = 5 * 60_000
+/** Opened sessions remembered at once: about 1 KB each. */
+const OPENED_SESSIONS_MAX = 5000
 
 interface CookieKey {
   readonly kid: string
@@ -73,6 +78,7 @@ export class CookieCodec {
   readonly sessionName: string
   readonly txPrefix: string
   readonly #attributes: string
+  readonly #opened = new LRUCache<string, { session: Session; exp: number }>({ max: OPENED_SESSIONS_MAX, ttl: OPENED_SESSION_TTL_MS })
 
   constructor(secrets: readonly string[], secure: boolean) {
     if (secrets.length === 0) throw new TypeError('at least one cookie secret is required')
@@ -131,17 +137,25 @@ export class CookieCodec {
     return this.seal('session', { ...session }, ttlSeconds, now)
   }
 
-  async openSession(value: string | undefined, now?: number): Promise<Session | undefined> {
+  /**
+   * The session in a session cookie, or undefined. A person's room loads
+   * repeat the same cookie, so opened sessions are remembered (by a hash of
+   * the cookie, until its expiry, at most OPENED_SESSION_TTL_MS) and the
+   * decryption is skipped: the same authenticated bytes can only ever open
+   * to the same session.
+   */
+  async openSession(value: string | undefined, now = Date.now()): Promise<Session | undefined> {
+    if (value === undefined || value.length > MAX_COOKIE_VALUE) return undefined
+    const key = createHash('sha256').update(value).digest('base64url')
+    const known = this.#opened.get(key)
+    if (known !== undefined) {
+      if (known.exp * 1000 > now) return known.session
+      this.#opened.delete(key)
+    }
     const p = await this.open('session', value, now)
-    if (!p || typeof p.sid !== 'string' || typeof p.policy !== 'string' || !isRecord(p.identity)) return undefined
-    const { user, moderator, features, group } = p.identity
-    if (!isRecord(user) || typeof moderator !== 'boolean' || !isRecord(features)) return undefined
-    const fields: Record<string, string> = {}
-    for (const k of ['id', 'name', 'email', 'avatar'] as const) if (typeof user[k] === 'string') fields[k] = user[k]
-    const flags: Record<string, boolean> = {}
-    for (const [k, v] of Object.entries(features)) if (typeof v === 'boolean') flags[k] = v
-    const identity: Identity = { user: fields, moderator, features: flags, ...(typeof group === 'string' ? { group } : {}) }
-    return { identity, sid: p.sid, policy: p.policy, ...(typeof p.idToken === 'string' ? { idToken: p.idToken } : {}) }
+    const session = p && toSession(p)
+    if (session && typeof p.exp === 'number') this.#opened.set(key, { session, exp: p.exp }, { ttl: Math.min(OPENED_SESSION_TTL_MS, p.exp * 1000 - now) })
+    return session
   }
 
   async sealTransaction(tx: LoginTransaction, now?: number): Promise<string> {
@@ -208,4 +222,17 @@ export function parseCookies(header: string | undefined): Map<string, string> {
     cookies.set(name, part.slice(eq + 1).trim())
   }
   return cookies
+}
+
+/** A decrypted session payload checked field by field (cookies are our own, but keys outlive code versions). */
+function toSession(p: JWTPayload): Session | undefined {
+  if (typeof p.sid !== 'string' || typeof p.policy !== 'string' || !isRecord(p.identity)) return undefined
+  const { user, moderator, features, group } = p.identity
+  if (!isRecord(user) || typeof moderator !== 'boolean' || !isRecord(features)) return undefined
+  const fields: Record<string, string> = {}
+  for (const k of ['id', 'name', 'email', 'avatar'] as const) if (typeof user[k] === 'string') fields[k] = user[k]
+  const flags: Record<string, boolean> = {}
+  for (const [k, v] of Object.entries(features)) if (typeof v === 'boolean') flags[k] = v
+  const identity: Identity = { user: fields, moderator, features: flags, ...(typeof group === 'string' ? { group } : {}) }
+  return { identity, sid: p.sid, policy: p.policy, ...(typeof p.idToken === 'string' ? { idToken: p.idToken } : {}) }
 }

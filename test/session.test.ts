@@ -50,6 +50,18 @@ t.test('tampering, truncation, expiry and junk', async (t) => {
   t.equal(await codec.openTransaction(badTx), undefined)
 })
 
+t.test('opened sessions are remembered, but never past their expiry', async (t) => {
+  const codec = new CookieCodec([k1], false)
+  const now = Date.now()
+  const v = await codec.sealSession(session, 60, now)
+  t.same(await codec.openSession(v, now), session, 'opened (and remembered)')
+  t.same(await codec.openSession(v, now + 30_000), session, 'remembered while valid')
+  t.equal(await codec.openSession(v, now + 61_000), undefined, 'a remembered session expires with its cookie')
+  t.same(await codec.openSession(v, now + 1_000), session, 'forgotten once expired, it opens again by decryption while still valid')
+  const other = new CookieCodec(['another-deployment-secret-0123456789'], false)
+  t.equal(await other.openSession(v, now), undefined, 'another codec (deployment) remembers nothing of ours')
+})
+
 t.test('logout anti-forgery values', async (t) => {
   const codec = new CookieCodec([k1], true)
   const v = codec.logoutToken('sid-1')
