@@ -6,12 +6,10 @@
  * for operators.
  */
 import { parseArgs } from 'node:util'
-import { runCheck } from './check.js'
-import { ConfigError, loadConfig } from './config.js'
-import { jitsiEnv } from './jitsi-env.js'
-import { keygen } from './keygen.js'
-import { createLogger } from './log.js'
-import { start } from './start.js'
+
+// Each command loads only the modules it uses, when it is chosen: `serve` never
+// loads the operator commands (nor the demo's identity provider), and `help`
+// or a usage error loads nothing at all. Start-up time counts for `serve`.
 
 const USAGE = `usage: jitsi-oidc-sidecar <command>
   serve                 run the sidecar, configured by environment variables (the default)
@@ -31,8 +29,9 @@ function fail(message: string, status = 2): never {
   process.exit(status)
 }
 
-/** Loads the configuration for an operator command, or exits 2 listing every problem. */
-function configOrExit() {
+/** Loads the configuration for a command, or exits 2 listing every problem. */
+async function configOrExit() {
+  const { ConfigError, loadConfig } = await import('./config.js')
   try {
     return loadConfig(process.env)
   } catch (err) {
@@ -42,16 +41,20 @@ function configOrExit() {
 }
 
 async function serve(): Promise<void> {
-  const config = configOrExit()
+  // The server's modules load while the configuration is read and checked.
+  const modules = Promise.all([import('./log.js'), import('./start.js')])
+  modules.catch(() => {}) // a configuration error exits first; a load error is thrown below
+  const config = await configOrExit()
+  const [{ createLogger, flushAndExit }, { start }] = await modules
   const log = createLogger(config.logLevel, undefined, config.logFormat)
   const running = await start(config, log)
   let stopping = false
   const stop = (signal: string) => {
-    // A second signal means: now.
-    if (stopping) process.exit(1)
+    // A second signal means: now (what is logged still gets up to 200 ms to leave).
+    if (stopping) return flushAndExit(log, 1, 200)
     stopping = true
     log.info({ event: 'signal', signal }, `${signal}: stopping gracefully (again to stop at once)`)
-    running.stop().then(() => process.exit(0), () => process.exit(1))
+    running.stop().then(() => flushAndExit(log, 0), () => flushAndExit(log, 1))
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
@@ -65,6 +68,7 @@ async function main(argv: string[]): Promise<void> {
       return serve()
     case 'keygen': {
       const { values } = parseArgs({ args, options: { out: { type: 'string', default: 'jwt-private-key.pem' }, kid: { type: 'string' }, bits: { type: 'string', default: '2048' } } })
+      const { keygen } = await import('./keygen.js')
       try {
         const r = await keygen({ out: values.out, kid: values.kid, bits: Number(values.bits) })
         process.stdout.write(r.report)
@@ -75,9 +79,10 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'jitsi-env': {
       const { values } = parseArgs({ args, options: { 'show-secrets': { type: 'boolean', default: false }, 'keyserver-url': { type: 'string' } } })
-      const config = configOrExit()
+      const config = await configOrExit()
       const base = values['keyserver-url']
       if (base !== undefined && !/^https?:\/\/[^/\s]+/.test(base)) fail(`jitsi-env: --keyserver-url must be an http(s) URL, got ${JSON.stringify(base)}`)
+      const { jitsiEnv } = await import('./jitsi-env.js')
       try {
         process.stdout.write(jitsiEnv(config, { showSecrets: values['show-secrets'], keyserverBase: base }))
       } catch (err) {
@@ -87,6 +92,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'check': {
       const { values } = parseArgs({ args, options: { url: { type: 'string' }, keyserver: { type: 'string' }, kid: { type: 'string', multiple: true } } })
+      const { runCheck } = await import('./check.js')
       process.exitCode = await runCheck({ url: values.url, keyserver: values.keyserver, kids: values.kid }, { env: process.env, out: (line) => process.stdout.write(`${line}\n`) })
       return
     }

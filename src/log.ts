@@ -4,8 +4,9 @@
  * replaced, and pino's redaction drops cookie and authorization headers in
  * case an object carrying them is ever logged.
  */
+import { createRequire } from 'node:module'
 import { pino, type Logger, type DestinationStream } from 'pino'
-import pinoPretty from 'pino-pretty'
+import type PinoPretty from 'pino-pretty'
 
 export type { Logger }
 
@@ -34,8 +35,8 @@ export const REDACT_PATHS = [
  */
 export function createLogger(level: string, destination?: DestinationStream, format: 'json' | 'pretty' = 'json'): Logger {
   const out = format === 'pretty'
-    ? pinoPretty({ colorize: process.stdout.isTTY === true, destination: destination ?? 1, sync: true })
-    : destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 100 })
+    ? loadPretty()({ colorize: process.stdout.isTTY === true, destination: destination ?? 1, sync: true })
+    : destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 100, maxLength: MAX_PENDING_LOG_BYTES })
   return pino(
     {
       level,
@@ -46,6 +47,33 @@ export function createLogger(level: string, destination?: DestinationStream, for
     },
     out,
   )
+}
+
+/**
+ * Log output waiting for a slow or stuck standard output is bounded: beyond
+ * 16 MB further lines are dropped rather than the process growing without
+ * limit (a synchronous logger would stall every request instead).
+ */
+const MAX_PENDING_LOG_BYTES = 16 * 1024 * 1024
+
+/**
+ * Writes out what the logger holds, then exits. The pending lines go out
+ * asynchronously first: at exit pino flushes synchronously, and sonic-boom's
+ * synchronous flush retries a write to a closed pipe forever. A stuck
+ * standard output cannot hold the exit for more than `waitMs`.
+ */
+export function flushAndExit(log: Logger, code: number, waitMs = 1000): void {
+  setTimeout(() => process.exit(code), waitMs).unref()
+  log.flush(() => process.exit(code))
+}
+
+/**
+ * pino-pretty is loaded only when LOG_FORMAT=pretty asks for it: it and its
+ * dependencies cost start-up time and memory that JSON logging never uses.
+ * It is CommonJS, so a synchronous require keeps createLogger synchronous.
+ */
+function loadPretty(): typeof PinoPretty {
+  return createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty
 }
 
 /**

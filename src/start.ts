@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net'
 import { createAdminServer, type Lifecycle } from './admin.js'
 import type { Config, ListenAddress } from './config.js'
 import type { Logger } from './log.js'
+import { Metrics } from './metrics.js'
 import { createApp, createHttpServer, type App } from './server.js'
 
 export interface Running {
@@ -69,13 +70,20 @@ function listenOn(server: Server, address: ListenAddress): Promise<number> {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 export async function start(config: Config, log: Logger): Promise<Running> {
-  const app = await createApp(config, log)
+  // Default process metrics are registered once listening (below): none of them is needed to serve.
+  const metrics = new Metrics(false)
+  const app = await createApp(config, log, { metrics })
   const lifecycle: Lifecycle = { shuttingDown: false }
   const server = createHttpServer(app)
   const admin = createAdminServer(app, config, lifecycle, log)
   const port = await listenOn(server, config.listen)
   const adminPort = await listenOn(admin, config.adminListen)
   log.info({ event: 'started', config: describeConfig(config), port, adminPort }, `listening on ${config.listen.host}:${port} (admin ${config.adminListen.host}:${adminPort})`)
+  // Standard output is written in batches (up to 100 ms late): this line is what
+  // operators and supervisors wait for, so it leaves now.
+  log.flush()
+  // Synchronously, before any request (a scrape) can be read.
+  metrics.collectDefaults()
   app.warmUp()
   let stopping: Promise<void> | undefined
   return {

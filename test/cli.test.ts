@@ -2,6 +2,8 @@
  * The command as operators run it: a real process, real signals. The demo
  * is driven through a complete sign-in, as a person would.
  */
+import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { request } from 'undici'
 import WebSocket from 'ws'
@@ -79,6 +81,62 @@ t.test('serve: listens, proxies, logs its configuration without secrets, stops o
   t.match(stdout, /"event":"started"/)
   t.match(stdout, /"clientSecret":"\[set\]"/)
   t.notMatch(stdout, /SUPER-SECRET/)
+})
+
+t.test('serve: a standard output nobody reads any more (a closed pipe) does not keep it from stopping', async (t) => {
+  const upstream = await startUpstream()
+  t.teardown(() => upstream.close())
+  const p = run(['serve'], {
+    PUBLIC_URL: 'https://meet.example.com', UPSTREAM_URL: upstream.url, LISTEN_ADDRESS: '127.0.0.1:0', ADMIN_LISTEN_ADDRESS: '127.0.0.1:0', SHUTDOWN_DELAY_SECONDS: '0',
+    OIDC_ISSUER: 'http://127.0.0.1:9', OIDC_CLIENT_ID: 'c', OIDC_CLIENT_SECRET: 's', JWT_APP_ID: 'app', JWT_APP_SECRET: 'x'.repeat(32), COOKIE_SECRET: 'y'.repeat(32),
+  })
+  const exited = new Promise<number | null>((resolve) => p.once('exit', resolve))
+  const [, port] = await waitForOutput(p, /listening on 127\.0\.0\.1:(\d+)/)
+  p.stdout!.destroy() // the reader goes away: the next write gets EPIPE
+  // Access lines pending in the logger's batch when the signal comes.
+  for (let i = 0; i < 3; i++) await (await request(`http://127.0.0.1:${port}/config.js`)).body.text()
+  const stopped = Date.now()
+  p.kill('SIGTERM')
+  const timer = setTimeout(() => p.kill('SIGKILL'), 8000)
+  const code = await exited
+  clearTimeout(timer)
+  t.ok(Date.now() - stopped < 5000, `stopped in ${Date.now() - stopped} ms`)
+  t.equal(code, 0)
+})
+
+t.test('serve loads only what serving needs: no operator command, demo IdP or pretty printer', async (t) => {
+  const { tempDir } = await import('./fixtures/keys.js')
+  const file = `${tempDir()}/modules.txt`
+  const hook = new URL('./fixtures/record-modules.mjs', import.meta.url).pathname
+  const upstream = await startUpstream()
+  t.teardown(() => upstream.close())
+  // Recorded after tap's TypeScript loader, so the hook sees the sources it resolves.
+  const p = spawn(process.execPath, ['--import=@tapjs/typescript/import', `--import=${hook}`, new URL('../src/cli.ts', import.meta.url).pathname, 'serve'], {
+    env: {
+      ...process.env, TS_NODE_TRANSPILE_ONLY: '1', RECORD_MODULES_FILE: file,
+      PUBLIC_URL: 'https://meet.example.com', UPSTREAM_URL: upstream.url, LISTEN_ADDRESS: '127.0.0.1:0', ADMIN_LISTEN_ADDRESS: '127.0.0.1:0', SHUTDOWN_DELAY_SECONDS: '0',
+      OIDC_ISSUER: 'http://127.0.0.1:9', OIDC_CLIENT_ID: 'c', OIDC_CLIENT_SECRET: 's', JWT_APP_ID: 'app', JWT_APP_SECRET: 'secret', COOKIE_SECRET: 'x'.repeat(32),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const result = finish(p)
+  const [, , adminPort] = await waitForOutput(p, /listening on 127\.0\.0\.1:(\d+) \(admin 127\.0\.0\.1:(\d+)\)/)
+  // Registered just after listening, yet there for the very first scrape.
+  const m = await request(`http://127.0.0.1:${adminPort}/metrics`)
+  const metrics = await m.body.text()
+  t.match(metrics, /^process_cpu_user_seconds_total /m, 'default process metrics')
+  t.match(metrics, /^nodejs_eventloop_lag_seconds /m)
+  t.match(metrics, /^# TYPE jos_http_requests_total counter$/m)
+  p.kill('SIGTERM')
+  t.equal((await result).code, 0)
+  const loaded = readFileSync(file, 'utf8')
+  t.match(loaded, /\/src\/start\.ts$/m, 'the record works: the server was loaded')
+  t.match(loaded, /\/node_modules\/pino\//m)
+  for (const [name, re] of [
+    ['check', /\/src\/check\.ts$/m], ['keygen', /\/src\/keygen\.ts$/m], ['jitsi-env', /\/src\/jitsi-env\.ts$/m], ['the demo', /\/src\/demo\//m],
+    ['oidc-provider', /\/node_modules\/oidc-provider\//m], ['pino-pretty', /\/node_modules\/pino-pretty\//m],
+    ["prom-client's index (Pushgateway, cluster)", /\/node_modules\/prom-client\/index\.js$/m],
+  ] as const) t.notMatch(loaded, re, `serve does not load ${name}`)
 })
 
 t.test('demo: a person signs in as alice and sees the token in the stand-in room', async (t) => {

@@ -24,3 +24,20 @@ t.test('the logger redacts cookies and authorization wherever they appear', asyn
   t.notMatch(lines[0], /SECRET/)
   t.match(lines[0], /"level":"info"/)
 })
+
+t.test('LOG_FORMAT=pretty: human-readable lines, pino-pretty loaded only then', async (t) => {
+  const { createRequire } = await import('node:module')
+  const cache = createRequire(import.meta.url).cache
+  const prettyLoaded = () => Object.keys(cache).some((f) => f.includes('/node_modules/pino-pretty/'))
+  const json: string[] = []
+  createLogger('info', new Writable({ write(c, _e, cb) { json.push(c.toString()); cb() } })).info({ event: 'x' }, 'json line')
+  t.match(json[0], /^\{"level":"info".*"msg":"json line"\}$/m)
+  t.notOk(prettyLoaded(), 'JSON logging does not load pino-pretty')
+  const lines: string[] = []
+  const log = createLogger('info', new Writable({ write(c, _e, cb) { lines.push(c.toString()); cb() } }), 'pretty')
+  log.info({ req: { headers: { cookie: 'jos_session=SECRET' } } }, 'hello there')
+  t.ok(prettyLoaded())
+  t.match(lines.join(''), /INFO.*: hello there/)
+  t.notMatch(lines.join(''), /SECRET/, 'redaction applies to pretty lines too')
+  t.notMatch(lines.join(''), /^\{/, 'not JSON')
+})
