@@ -26,7 +26,7 @@ const root = new URL('..', import.meta.url).pathname
 const args = process.argv.slice(2)
 const QUICK = args.includes('--quick')
 const JSON_OUT = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined
-const DURATION = QUICK ? 3 : 8
+const DURATION = QUICK ? 2 : 8
 const ROUNDS = QUICK ? 1 : 3
 const CONNECTIONS = 32
 
@@ -284,6 +284,39 @@ const wsOpen = rssMb(sidecarWs.p.pid)
 many.forEach((s) => s.terminate())
 wss.close()
 
+// Complete sign-ins against the embedded IdP (oidc-provider in this process): logins/s and the
+// sidecar's own CPU per login (from /proc), 16 people signing in over and over.
+const { startIdp } = await import(join(root, 'dist/demo/idp.js'))
+const { signIn } = await import(join(root, 'bench/login-load.mjs'))
+const idp = await startIdp({ port: 18609, clientId: 'bench', clientSecret: 'bench-client-secret', redirectUris: ['http://127.0.0.1:18610/jitsi/callback'] })
+const loginSidecar = await startProcess(0, process.execPath, [join(root, 'dist/cli.js'), 'serve'], {
+  ...sidecarEnv, OIDC_ISSUER: idp.issuer, OIDC_ALLOW_HTTP: '1', OIDC_CLIENT_SECRET: 'bench-client-secret', OIDC_SCOPES: 'openid profile email groups',
+  UPSTREAM_URL: upstream, LISTEN_ADDRESS: '127.0.0.1:18610', ADMIN_LISTEN_ADDRESS: '127.0.0.1:18611', PUBLIC_URL: 'http://127.0.0.1:18610',
+}, /"event":"started"/)
+loginSidecar.p.stdout.resume()
+await signIn('http://127.0.0.1:18610/BenchRoom', 'alice') // discovery and first-use costs out of the way
+let logins = 0
+let loginErrors = 0
+const loginLat = []
+const cpuBefore = cpuSeconds(loginSidecar.p.pid)
+const loginEnd = performance.now() + DURATION * 1000
+await Promise.all(Array.from({ length: 16 }, async (_, i) => {
+  while (performance.now() < loginEnd) {
+    const s = performance.now()
+    try {
+      await signIn(`http://127.0.0.1:18610/BenchRoom${i}`, i % 2 ? 'alice' : 'carol')
+      logins++
+      loginLat.push(performance.now() - s)
+    } catch {
+      loginErrors++
+    }
+  }
+}))
+const cpuPerLoginMs = logins ? ((cpuSeconds(loginSidecar.p.pid) - cpuBefore) * 1000) / logins : 0
+loginLat.sort((a, b) => a - b)
+results.push({ name: `complete sign-in (sidecar CPU ${cpuPerLoginMs.toFixed(2)} ms each)`, case: 'complete sign-in', target: 'sidecar', rps: Math.round(logins / DURATION), p50_ms: loginLat[Math.floor(loginLat.length / 2)] ?? 0, p99_ms: loginLat[Math.floor(loginLat.length * 0.99)] ?? 0, errors: loginErrors })
+await idp.close()
+
 // ---------- report ----------
 const ratios = {}
 const ratio = (a, b) => (a && b ? Math.round((a / b) * 100) / 100 : null)
@@ -293,7 +326,8 @@ for (const c of ['20 KB page', '1 MB asset', 'BOSH POST']) {
 }
 ratios['added p99 at half rate (ms, sidecar - bare)'] = Math.round((latencySidecar.p99 - latencyBare.p99) * 100) / 100
 const memory = { rss_at_start_mb: Math.round(rssStart), rss_idle_mb: Math.round(rssIdle), rss_after_load_mb: Math.round(rssAfter), rss_1000_websockets_mb: Math.round(wsOpen), kb_per_websocket: Math.round(((wsOpen - wsIdle) * 1024) / 1000) }
-const report = { machine: `${(await import('node:os')).cpus().length} cores, node ${process.version}`, upstream: upstreamKind, load_generator: HAS_WRK ? 'wrk -t1 -c32' : 'built-in (undici, 32 connections)', pinned: HAS_TASKSET, duration_s: DURATION, rounds: ROUNDS, cases: results, ratios, memory, startup_ms: startupMs, startup_runs_ms: starts.map((s) => Math.round(s.ms)) }
+const logins_summary = { logins_per_s: Math.round(logins / DURATION), sidecar_cpu_ms_per_login: Math.round(cpuPerLoginMs * 100) / 100 }
+const report = { machine: `${(await import('node:os')).cpus().length} cores, node ${process.version}`, upstream: upstreamKind, load_generator: HAS_WRK ? 'wrk -t1 -c32' : 'built-in (undici, 32 connections)', pinned: HAS_TASKSET, duration_s: DURATION, rounds: ROUNDS, cases: results, ratios, memory, logins: logins_summary, startup_ms: startupMs, startup_runs_ms: starts.map((s) => Math.round(s.ms)) }
 
 const pad = (s, n) => String(s).padEnd(n)
 console.log(`\njitsi-oidc-sidecar benchmark — upstream: ${upstreamKind}; load: ${report.load_generator}; ${ROUNDS} round(s) of ${DURATION} s, medians${HAS_TASKSET ? '; proxy on core 0, load and upstream on core 1' : ''}\n`)
