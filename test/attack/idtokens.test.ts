@@ -1,6 +1,6 @@
 /**
  * A hostile token endpoint: the real oidc-provider runs the whole login, and
- * a middleware in front of its /token answer swaps the ID token for a crafted
+ * a middleware on its /token answer swaps the ID token for a crafted
  * one (re-signed with the IdP's own key, so only the crafted claim is wrong).
  * Each crafted token must end in the sign-in-failed page, with no Jitsi token
  * and no session; an untouched re-signed token must still work, so the
@@ -10,6 +10,7 @@ import t from 'tap'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose'
 import { Browser } from '../fixtures/client.js'
+import { rewriteIdpAnswers } from '../fixtures/idp-rewrite.js'
 import { startStack, type Stack } from '../fixtures/stack.js'
 
 type Craft = (payload: JWTPayload, header: { alg: string; kid?: string }) => Promise<string>
@@ -28,25 +29,16 @@ t.before(async () => {
   otherKey = (await generateKeyPair('RS256')).privateKey
   const jwk: JWK = { ...(await exportJWK(pair.privateKey)), kid: KID, alg: 'RS256', use: 'sig' }
   stack = await startStack({ idp: { extra: { jwks: { keys: [jwk] } } } })
-  // oidc-provider is a Koa app: a middleware after its own handler sees the token response body.
-  // Koa composes middleware when callback() is called, so /token gets a fresh handler.
-  stack.idp.provider.use(async (ctx, next) => {
-    await next()
-    const body = ctx.body as { id_token?: unknown } | undefined
-    if (craft && ctx.path === '/token' && body && typeof body.id_token === 'string') {
-      body.id_token = await craft(decodeJwt(body.id_token), decodeProtectedHeader(body.id_token) as { alg: string; kid?: string })
-    }
+  rewriteIdpAnswers(stack.idp, '/token', async (body) => {
+    if (craft && typeof body.id_token === 'string') body.id_token = await craft(decodeJwt(body.id_token), decodeProtectedHeader(body.id_token) as { alg: string; kid?: string })
   })
   const server = stack.idp.server
-  const [original] = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[]
-  const withCraft = stack.idp.provider.callback()
+  const [serve] = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[]
   server.removeAllListeners('request')
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    if (jwksFault && (req.url ?? '').startsWith('/jwks')) {
-      if (jwksFault === 'error') res.writeHead(500).end('down')
-      return // 'hang': never answers
-    }
-    return (req.url ?? '').startsWith('/token') ? withCraft(req, res) : original!(req, res)
+    if (!jwksFault || !(req.url ?? '').startsWith('/jwks')) return serve!(req, res)
+    if (jwksFault === 'error') res.writeHead(500).end('down')
+    // 'hang': never answers
   })
 })
 t.teardown(() => stack.close())

@@ -14,6 +14,7 @@ import { startIdp, type Idp } from '../../src/demo/idp.js'
 import { startStandIn, type StandIn } from '../../src/demo/jitsi.js'
 import { createLogger } from '../../src/log.js'
 import { createApp, type App } from '../../src/server.js'
+import { closeServer } from '../fixtures/stack.js'
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
@@ -100,10 +101,7 @@ export async function startE2eStack(opts: { idpDown?: boolean } = {}): Promise<E
     jitsi,
     logs,
     async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeAllConnections()
-      })
+      await closeServer(server)
       await app.close()
       await Promise.all([idp.close(), jitsi.close()])
     },

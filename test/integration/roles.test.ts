@@ -4,10 +4,10 @@
  * {state} round trip, the desktop app, guests, and logout.
  */
 import t from 'tap'
-import type { IncomingMessage, ServerResponse } from 'node:http'
 import { jwtVerify, type JWTPayload } from 'jose'
 import { request } from 'undici'
 import { Browser } from '../fixtures/client.js'
+import { rewriteIdpAnswers } from '../fixtures/idp-rewrite.js'
 import { APP_SECRET, startStack, type Stack, type StackOptions } from '../fixtures/stack.js'
 
 const secret = new TextEncoder().encode(APP_SECRET)
@@ -215,15 +215,9 @@ t.test('logout: confirmation, anti-forgery, RP-initiated logout at the IdP', asy
 t.test('an end_session_endpoint on another origin: the sign-out form may continue there, not to the issuer', async (t) => {
   const stack = await stackWith(t, {})
   // The discovery document names another host for logout (as IdPs behind a separate logout host do).
-  stack.idp.provider.use(async (ctx, next) => {
-    await next()
-    if (ctx.path === '/.well-known/openid-configuration') (ctx.body as Record<string, unknown>).end_session_endpoint = 'https://logout.example.org/end'
+  rewriteIdpAnswers(stack.idp, '/.well-known/openid-configuration', (body) => {
+    body.end_session_endpoint = 'https://logout.example.org/end'
   })
-  const server = stack.idp.server
-  const [original] = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[]
-  const composed = stack.idp.provider.callback() // Koa composes middleware here
-  server.removeAllListeners('request')
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => ((req.url ?? '').startsWith('/.well-known/') ? composed(req, res) : original!(req, res)))
   const b = new Browser()
   await signIn(stack, b, '/MyRoom', 'alice')
   const confirm = await b.fetch(`${stack.url}/jitsi/logout`)
