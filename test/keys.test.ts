@@ -18,6 +18,14 @@ function rsConfig(files: { key: string; dir?: string; kid?: string }, alg = 'RS2
   }).auth!.jwt
 }
 
+/** A temporary folder with `privatePem` at key.pem and an empty public/ folder beside it. */
+function keyFolder(privatePem: string): { dir: string; key: string; pub: string } {
+  const dir = tempDir()
+  writeFileSync(join(dir, 'key.pem'), privatePem)
+  mkdirSync(join(dir, 'public'))
+  return { dir, key: join(dir, 'key.pem'), pub: join(dir, 'public') }
+}
+
 const thumb = (pem: string) => calculateJwkThumbprint(parsePublicKey(pem).export({ format: 'jwk' }) as JWK)
 
 t.test('parsing refuses what Prosody cannot use', async (t) => {
@@ -37,9 +45,7 @@ t.test('parsing refuses what Prosody cannot use', async (t) => {
 })
 
 t.test('RS keys: kid, publication, verification', async (t) => {
-  const dir = tempDir()
-  writeFileSync(join(dir, 'key.pem'), k1.pkcs1)
-  mkdirSync(join(dir, 'public'))
+  const { dir } = keyFolder(k1.pkcs1)
   const old = await thumb(k2.spki)
   writeFileSync(join(dir, 'public', `${old}.pem`), k2.spki)
   writeFileSync(join(dir, 'public', 'README.txt'), 'ignored')
@@ -65,10 +71,7 @@ t.test('RS keys: kid, publication, verification', async (t) => {
 })
 
 t.test('rotation on disk, without a restart', async (t) => {
-  const dir = tempDir()
-  const keyFile = join(dir, 'key.pem')
-  mkdirSync(join(dir, 'public'))
-  writeFileSync(keyFile, k1.pkcs8)
+  const { dir, key: keyFile } = keyFolder(k1.pkcs8)
   const events: KeyEvent[] = []
   const store = await KeyStore.load(rsConfig({ key: keyFile, dir: join(dir, 'public') }), (e) => events.push(e))
   const kid1 = store.signing.kid!
@@ -105,10 +108,7 @@ t.test('rotation on disk, without a restart', async (t) => {
 })
 
 t.test('retired keys: published while their tokens live, and a kid never comes back with another key', async (t) => {
-  const dir = tempDir()
-  const keyFile = join(dir, 'key.pem')
-  mkdirSync(join(dir, 'public'))
-  writeFileSync(keyFile, k1.pkcs8)
+  const { dir, key: keyFile } = keyFolder(k1.pkcs8)
   let now = 1_000_000
   const events: KeyEvent[] = []
   const jwt = { ...rsConfig({ key: keyFile }), keyId: 'fixed', publicKeysDir: join(dir, 'public') }
@@ -137,9 +137,7 @@ t.test('retired keys: published while their tokens live, and a kid never comes b
 })
 
 t.test('a vanishing or unreadable folder keeps the keys in service', async (t) => {
-  const dir = tempDir()
-  writeFileSync(join(dir, 'key.pem'), k1.pkcs8)
-  mkdirSync(join(dir, 'public'))
+  const { dir } = keyFolder(k1.pkcs8)
   const kid2 = await thumb(k2.spki)
   writeFileSync(join(dir, 'public', `${kid2}.pem`), k2.spki)
   const events: KeyEvent[] = []
@@ -197,9 +195,7 @@ t.test('watch() picks up a rotated file by itself', async (t) => {
 })
 
 t.test('a bad start-up state is an error naming the file', async (t) => {
-  const dir = tempDir()
-  writeFileSync(join(dir, 'key.pem'), k1.pkcs8)
-  mkdirSync(join(dir, 'public'))
+  const { dir } = keyFolder(k1.pkcs8)
   writeFileSync(join(dir, 'public', 'x.pem'), k1.pkcs8)
   await t.rejects(KeyStore.load({ ...rsConfig({ key: join(dir, 'key.pem') }), publicKeysDir: join(dir, 'public') }), /JWT_PUBLIC_KEYS_DIR .*x\.pem: is a private key/)
   rmSync(join(dir, 'public', 'x.pem'))
