@@ -85,6 +85,8 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     const started = performance.now()
     const socket = req.socket
     const bytesBefore = socket.bytesWritten
+    // Read now: a socket destroyed before the response ends (499) no longer knows its peer.
+    const remoteAddress = socket.remoteAddress
     res.once('close', () => {
       // 499: the client went away before the response was complete (nginx's convention).
       const status = res.writableFinished ? res.statusCode : 499
@@ -95,7 +97,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
         event: 'access', route, method: req.method, url: redactUrl(req.url ?? ''), status,
         ms: round(performance.now() - started), bytes: socket.bytesWritten - bytesBefore,
         ...(at === undefined ? {} : { upstreamMs: round(at - started) }),
-        client: clientAddress(socket.remoteAddress, req.headers['x-forwarded-for'], trusted),
+        client: clientAddress(remoteAddress, req.headers['x-forwarded-for'], trusted),
       })
     })
   }
@@ -179,16 +181,22 @@ function round(ms: number): number {
 }
 
 /**
- * The client's address: the first X-Forwarded-For hop when a trusted proxy
- * sent it, else the peer. Takes the socket's address as captured when the
- * request arrived (a finished response may have let go of its socket).
+ * The client's address: the peer, or, when the peer is a trusted proxy, the
+ * X-Forwarded-For hop nearest to us that no trusted proxy stands for
+ * (read right to left: entries further left are whatever the client wrote).
  */
 export function clientAddress(remoteAddress: string | undefined, xff: string | string[] | undefined, trusted: ReturnType<typeof trustList>): string {
   const remote = remoteAddress ?? ''
-  const peer = remote.startsWith('::ffff:') ? remote.slice(7) : remote
-  if (!isTrustedPeer(peer, trusted)) return peer
-  const first = (Array.isArray(xff) ? xff[0] : xff)?.split(',')[0]?.trim()
-  return first || peer
+  let client = remote.startsWith('::ffff:') ? remote.slice(7) : remote
+  if (!isTrustedPeer(client, trusted)) return client
+  const hops = (Array.isArray(xff) ? xff.join(',') : xff ?? '').split(',')
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = (hops[i] as string).trim()
+    if (hop === '') continue
+    client = hop
+    if (!isTrustedPeer(hop, trusted)) break
+  }
+  return client
 }
 
 /** Every cookie the sidecar sets has this in its name (`jos_session`, `__Host-jos_tx_…`). */

@@ -131,6 +131,12 @@ t.test('TRUSTED_PROXIES: an ingress’s forwarding headers are kept and extended
   t.equal(echo.headers.x_forwarded_for, undefined)
   const access = stack.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event === 'access' && l.url === '/echo')
   t.equal(access?.client, '203.0.113.7', 'the log names the real client')
+  // What the client itself wrote sits left of what the ingress appended: it never names the client.
+  for (const [xff, client] of [['6.6.6.6, 203.0.113.8', '203.0.113.8'], ['6.6.6.6, 203.0.113.9, 10.1.2.3', '203.0.113.9'], ['10.9.9.9', '10.9.9.9']]) {
+    await (await request(`${stack.url}/echo?${client}`, { headers: { 'x-forwarded-for': xff! } })).body.dump()
+    const line = stack.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event === 'access' && l.url === `/echo?${client}`)
+    t.equal(line?.client, client, `X-Forwarded-For ${xff}`)
+  }
   const bare = await request(`${stack.url}/echo`, { headers: { 'x-forwarded-proto': 'gopher' } })
   t.match(((await bare.body.json()) as { headers: Record<string, string> }).headers, { 'x-forwarded-for': '127.0.0.1', 'x-forwarded-proto': 'http' })
 })
