@@ -64,15 +64,19 @@ export class AuthFlow {
   async room(req: IncomingMessage, res: ServerResponse, room: string, tenant: string | undefined, query: string): Promise<boolean> {
     const jwt = query === '' ? undefined : jwtParam(query)
     if (jwt !== undefined && (await this.#d.signer.isUsableFor(jwt, room, tenant))) return false
+    return this.#enter(req, res, { room, tenant, query: stripJwtParam(query), hash: '', electron: false }, this.#d.auth.guestAccess)
+  }
+
+  /**
+   * With a session: to the target with a fresh token. Without one: to the
+   * IdP, or, when `guestsPass`, nowhere (false: jitsi-web serves it as it is).
+   */
+  async #enter(req: IncomingMessage, res: ServerResponse, target: Target, guestsPass: boolean): Promise<boolean> {
     const cookies = parseCookies(req.headers.cookie)
     const session = await this.#session(cookies)
-    const target: Target = { room, tenant, query: stripJwtParam(query), hash: '', electron: false }
-    if (session) {
-      await this.#mintAndGo(res, session, target, [])
-      return true
-    }
-    if (this.#d.auth.guestAccess) return false
-    await this.#startLogin(req, res, target, cookies)
+    if (session) await this.#mintAndGo(res, session, target, [])
+    else if (guestsPass) return false
+    else await this.#startLogin(req, res, target, cookies)
     return true
   }
 
@@ -85,11 +89,9 @@ export class AuthFlow {
         return this.#callback(req, res, query)
       case 'logout':
         return this.#logout.handle(req, res, query)
-      case 'jwks.json':
-        return servePublicKeys(req, res, undefined, this.#d.auth.jwt, this.#d.keys, this.#d.replies)
       default:
-        if (name.startsWith('asap/')) return servePublicKeys(req, res, name.slice(5), this.#d.auth.jwt, this.#d.keys, this.#d.replies)
-        return this.#d.replies.page(req, res, 'NOT_FOUND')
+        if (name !== 'jwks.json' && !name.startsWith('asap/')) return this.#d.replies.page(req, res, 'NOT_FOUND')
+        return servePublicKeys(req, res, name === 'jwks.json' ? undefined : name.slice(5), this.#d.auth.jwt, this.#d.keys, this.#d.replies)
     }
   }
 
@@ -109,17 +111,15 @@ export class AuthFlow {
       if (parsed) target = { ...parsed, query: '' }
     } else {
       const room = segmentOf(params.get('room'))
-      const tenantParam = params.get('tenant')
-      const tenant = tenantParam === null || tenantParam === '' ? undefined : segmentOf(tenantParam)
-      if (room !== undefined && (tenantParam === null || tenantParam === '' || tenant !== undefined)) target = { room, tenant, query: '', hash: '', electron: false }
+      const tenantParam = params.get('tenant') || undefined // absent or empty: no tenant
+      const tenant = tenantParam === undefined ? undefined : segmentOf(tenantParam)
+      if (room !== undefined && tenant === undefined && tenantParam !== undefined) target = undefined // a tenant that is no path segment
+      else if (room !== undefined) target = { room, tenant, query: '', hash: '', electron: false }
     }
     if (!target || !isRoomTarget(target.room, target.tenant, this.#d.auth.pathPrefix)) {
       return r.page(req, res, 'BAD_REQUEST', { detail: state !== null ? 'login: unusable state' : 'login: missing or invalid room' })
     }
-    const cookies = parseCookies(req.headers.cookie)
-    const session = await this.#session(cookies)
-    if (session) return this.#mintAndGo(res, session, target, [])
-    return this.#startLogin(req, res, target, cookies)
+    await this.#enter(req, res, target, false)
   }
 
   /** The session, if there is one and it was made under the current rules. */
@@ -254,10 +254,5 @@ export class AuthFlow {
 
   #failed(err: unknown): void {
     this.#d.metrics?.logins.inc({ outcome: 'failed', reason: isSidecarError(err) ? err.code : 'INTERNAL' })
-  }
-
-  /** Answers with the page for an error. */
-  fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
-    this.#d.replies.fail(req, res, err)
   }
 }

@@ -60,7 +60,7 @@ export interface AuthConfig {
 }
 
 /** Jitsi features a token can switch on or off (`context.features`). */
-export const JITSI_FEATURES = [
+const JITSI_FEATURES = [
   'recording', 'livestreaming', 'transcription', 'outbound-call', 'sip-outbound-call', 'create-polls',
   'send-groupchat', 'file-upload', 'list-visitors', 'flip',
 ] as const
@@ -349,7 +349,7 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
 }
 
 /** `10.0.0.0/8`, `fd00::/8`, or a single address (a /32 or /128). */
-export function parseCidr(text: string): Cidr | undefined {
+function parseCidr(text: string): Cidr | undefined {
   const slash = text.indexOf('/')
   const address = slash === -1 ? text : text.slice(0, slash)
   const v = isIP(address)

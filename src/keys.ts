@@ -69,7 +69,7 @@ const nodeFiles: KeyFiles = {
 }
 
 /** How long a rotated-out signing key stays published: its last tokens' lifetime plus clock slack. */
-export function retirementSeconds(jwt: JwtConfig): number {
+function retirementSeconds(jwt: JwtConfig): number {
   return jwt.ttlSeconds + 120
 }
 

@@ -50,6 +50,9 @@ export class OidcClient {
   #lastFailure: { at: number; error: SidecarError } | undefined
   #jwks: ReturnType<typeof createRemoteJWKSet> | undefined
   #idTokenAlgs: string[] = []
+  /** From the discovered metadata: endpoints by name (metric labels), the logout host's origin. */
+  #endpoints: Readonly<Record<string, string | undefined>> = {}
+  #endSessionOrigin: string | undefined
 
   constructor(cfg: OidcConfig, metrics?: Metrics) {
     this.#cfg = cfg
@@ -64,8 +67,7 @@ export class OidcClient {
         outcome = res.ok ? 'ok' : 'http_error'
         return res
       } finally {
-        const endpoints = this.#configuration?.serverMetadata() as Record<string, string | undefined> | undefined
-        metrics?.idpLatency.observe({ operation: Metrics.operationOf(url, endpoints ?? {}), outcome }, (performance.now() - started) / 1000)
+        metrics?.idpLatency.observe({ operation: Metrics.operationOf(url, this.#endpoints), outcome }, (performance.now() - started) / 1000)
       }
     }) as unknown as client.CustomFetch
   }
@@ -113,6 +115,9 @@ export class OidcClient {
         [customFetch]: this.#fetch as unknown as FetchImplementation,
       })
       this.#idTokenAlgs = algs
+      // Kept from the metadata once: serverMetadata() clones it on every call.
+      this.#endpoints = meta as Readonly<Record<string, string | undefined>>
+      this.#endSessionOrigin = meta.end_session_endpoint === undefined ? undefined : originOf(meta.end_session_endpoint)
       this.#configuration = configuration
       this.#lastFailure = undefined
       return configuration
@@ -209,7 +214,7 @@ export class OidcClient {
     } catch {
       return undefined
     }
-    if (!configuration.serverMetadata().end_session_endpoint) return undefined
+    if (this.#endSessionOrigin === undefined) return undefined
     const params: Record<string, string> = { post_logout_redirect_uri: this.#cfg.postLogoutRedirectUri }
     if (idToken !== undefined) params.id_token_hint = idToken
     else params.client_id = this.#cfg.clientId
@@ -218,14 +223,9 @@ export class OidcClient {
 
   /** The origin of the IdP's end_session_endpoint, once discovered (no network). */
   endSessionOrigin(): string | undefined {
-    const endpoint = this.#configuration?.serverMetadata().end_session_endpoint
-    if (endpoint === undefined) return undefined
-    try {
-      return new URL(endpoint).origin
-    } catch {
-      return undefined
-    }
+    return this.#endSessionOrigin
   }
+
 
   async close(): Promise<void> {
     await this.#agent.close()
@@ -278,4 +278,12 @@ export function toSidecarError(err: unknown, step: string): SidecarError {
 /** An OAuth error code from the IdP, limited to its grammar so nothing else reaches a log. */
 function safe(value: string): string {
   return /^[\x20-\x21\x23-\x5b\x5d-\x7e]{1,64}$/.test(value) ? value : '(unprintable)'
+}
+
+function originOf(url: string): string | undefined {
+  try {
+    return new URL(url).origin
+  } catch {
+    return undefined
+  }
 }

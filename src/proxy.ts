@@ -28,7 +28,7 @@ export interface ProxyOptions {
 }
 
 /** How long an upstream may take to answer a WebSocket upgrade. */
-export const WS_HANDSHAKE_TIMEOUT_MS = 30_000
+const WS_HANDSHAKE_TIMEOUT_MS = 30_000
 
 export interface Proxy {
   /** `roomPage`: the response is a room page carrying a token in its URL; it gets a strict Referrer-Policy. */
@@ -83,7 +83,7 @@ export function isTrustedPeer(address: string, trusted: BlockList | undefined): 
  * trusted proxy its X-Forwarded-For is kept and the peer appended, and its
  * X-Forwarded-Proto/Host kept. `_` spellings are dropped either way.
  */
-export function setForwardedHeaders(req: IncomingMessage, publicProtocol: string, trusted?: BlockList): void {
+function setForwardedHeaders(req: IncomingMessage, publicProtocol: string, trusted?: BlockList): void {
   const headers = req.headers
   const peer = peerAddress(req)
   if (isTrustedPeer(peer, trusted)) {

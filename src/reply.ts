@@ -89,10 +89,13 @@ export function redirect(res: ServerResponse, location: string, setCookies: stri
 export async function readForm(req: IncomingMessage, limit = 4096): Promise<URLSearchParams | undefined> {
   const type = req.headers['content-type'] ?? ''
   if (!type.startsWith('application/x-www-form-urlencoded')) return undefined
-  let body = ''
-  for await (const chunk of req) {
-    body += chunk
-    if (body.length > limit) return undefined
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > limit) return undefined
+    chunks.push(chunk)
   }
-  return new URLSearchParams(body)
+  // Decoded once: a character split across chunks stays whole.
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'))
 }

@@ -301,7 +301,7 @@ export function overridesHash(entries: Iterable<[string, unknown]>): string {
 }
 
 /** Longest `{state}` we read: Jitsi's is a few hundred bytes. */
-export const MAX_STATE_LENGTH = 4096
+const MAX_STATE_LENGTH = 4096
 
 /**
  * Parses Jitsi's `{state}` (URL-decoded JSON: room, roomSafe, tenant,

@@ -127,7 +127,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
           // The client may have left while the token was checked.
           if (!handled && !res.destroyed) forward(req, res, query !== '')
         })
-    work.catch((err: unknown) => f.fail(req, res, err))
+    work.catch((err: unknown) => replies.fail(req, res, err))
   }
 
   // Upgraded connections outlive requests; they are closed on shutdown.
@@ -185,7 +185,7 @@ function round(ms: number): number {
  * X-Forwarded-For hop nearest to us that no trusted proxy stands for
  * (read right to left: entries further left are whatever the client wrote).
  */
-export function clientAddress(remoteAddress: string | undefined, xff: string | string[] | undefined, trusted: ReturnType<typeof trustList>): string {
+function clientAddress(remoteAddress: string | undefined, xff: string | string[] | undefined, trusted: ReturnType<typeof trustList>): string {
   const remote = remoteAddress ?? ''
   let client = remote.startsWith('::ffff:') ? remote.slice(7) : remote
   if (!isTrustedPeer(client, trusted)) return client

@@ -21,8 +21,8 @@ export const MIN_REMAINING_SECONDS = 10
  * Longest value we put in `context.user` or `context.group`: the session
  * cookie holds them and must stay under 4 KB, and so must the room URL.
  */
-export const MAX_CLAIM_LENGTH = 256
-export const MAX_AVATAR_LENGTH = 1024
+const MAX_CLAIM_LENGTH = 256
+const MAX_AVATAR_LENGTH = 1024
 
 /** The string value of a claim, for `context.user`: strings as they are, numbers as text, anything else (or too long) left out. */
 function stringClaim(claims: Claims, name: string, max = MAX_CLAIM_LENGTH): string | undefined {
@@ -92,7 +92,7 @@ export function subjectFor(jwt: JwtConfig, tenant: string | undefined): string {
   return tenant === undefined ? jwt.subjectDefault : tenantSubject(tenant)
 }
 
-export function tenantSubject(segment: string): string {
+function tenantSubject(segment: string): string {
   let name = segment
   try {
     name = decodeURIComponent(segment)

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
+import { readForm } from '../reply.js'
 
 export interface DemoAccount {
   readonly password: string
@@ -63,15 +64,6 @@ ${error ? `<p class="e">${escape(error)}</p>` : ''}
 <label for="login">Username</label><input id="login" name="login" autocomplete="username" autofocus>
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password">
 <button type="submit">Sign in</button></form></main></body></html>`
-}
-
-async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
-  let body = ''
-  for await (const chunk of req) {
-    body += chunk
-    if (body.length > 10_000) break
-  }
-  return new URLSearchParams(body)
 }
 
 /** Starts the IdP; its issuer is `http://<host>:<port>`. */
@@ -146,7 +138,7 @@ export async function startIdp(opts: IdpOptions): Promise<Idp> {
       return
     }
     if (req.method !== 'POST') throw new Error('POST expected')
-    const form = await readForm(req)
+    const form = (await readForm(req, 10_000)) ?? new URLSearchParams()
     const login = form.get('login') ?? ''
     const account = accounts[login]
     if (!account || account.password !== form.get('password')) {
