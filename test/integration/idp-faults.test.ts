@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net'
 import { startIdp } from '../../src/demo/idp.js'
 import { DISCOVERY_RETRY_MS } from '../../src/oidc.js'
 import { Browser } from '../fixtures/client.js'
+import { rewriteIdpAnswers } from '../fixtures/idp-rewrite.js'
 import { CLIENT_ID, CLIENT_SECRET, startStack } from '../fixtures/stack.js'
 
 t.test('IdP down at start-up: 503 page, proxy works, recovers when the IdP comes back', async (t) => {
@@ -88,3 +89,18 @@ t.test('an IdP that signs ID tokens only with HS256: 503 page, the log says what
   t.match(r.body, /Sign-in is unavailable/)
   t.match(s.logs.join('\n'), /signs ID tokens only with HS256; configure the client for an asymmetric algorithm/)
 })
+
+for (const [name, rewrite, message] of [
+  ['publishes no jwks_uri', (body: Record<string, unknown>) => { delete body.jwks_uri }, /publishes no jwks_uri, so ID token signatures cannot be checked/],
+  ['publishes its keys at a non-https jwks_uri', (body: Record<string, unknown>) => { body.jwks_uri = 'ftp://127.0.0.1/jwks' }, /the jwks_uri is not https \(ftp:\)/],
+] as const) {
+  t.test(`an IdP that ${name}: 503 page, the log says why`, async (t) => {
+    const s = await startStack()
+    t.teardown(() => s.close())
+    rewriteIdpAnswers(s.idp, '/.well-known/openid-configuration', rewrite)
+    const r = await new Browser().fetch(`${s.url}/MyRoom`)
+    t.equal(r.status, 503)
+    t.match(r.body, /Sign-in is unavailable/)
+    t.match(s.logs.join('\n'), message)
+  })
+}

@@ -240,3 +240,19 @@ t.test('logout without an IdP end_session_endpoint lands on the signed-out page'
   const res = await request(`${stack.url}/jitsi/logout`, { method: 'POST' })
   t.match(await res.body.text(), /Signed out/, 'no session: nothing to refuse')
 })
+
+t.test('an ID token too big to keep in the session cookie: signed in without it, logout names the client instead', async (t) => {
+  const groups = ['jitsi-users', ...Array.from({ length: 200 }, (_, i) => `a-rather-long-group-name-number-${i}`)]
+  const stack = await stackWith(t, { idp: { accounts: { big: { password: 'big', claims: { name: 'Big Groups', groups } } } } })
+  const b = new Browser()
+  const done = await signIn(stack, b, '/MyRoom', 'big')
+  t.equal(done.status, 302)
+  t.match(done.location, /\/MyRoom\?jwt=/)
+  t.ok(b.cookies(stack.url).get('jos_session')!.length <= 3800, 'the session cookie fits')
+  const confirm = await b.fetch(`${stack.url}/jitsi/logout`)
+  const csrf = /name="csrf" value="([^"]+)"/.exec(confirm.body)![1]!
+  const out = await b.fetch(`${stack.url}/jitsi/logout`, { method: 'POST', headers: { origin: stack.url, 'content-type': 'application/x-www-form-urlencoded' }, body: `csrf=${csrf}` })
+  const end = new URL(out.location!)
+  t.equal(end.searchParams.get('id_token_hint'), null, 'no ID token was kept')
+  t.ok(end.searchParams.get('client_id'), 'the client identifies itself instead')
+})
