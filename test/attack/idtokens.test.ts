@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose'
 import { Browser } from '../fixtures/client.js'
 import { rewriteIdpAnswers } from '../fixtures/idp-rewrite.js'
-import { startStack, type Stack } from '../fixtures/stack.js'
+import { CLIENT_SECRET, startStack, type Stack } from '../fixtures/stack.js'
 
 type Craft = (payload: JWTPayload, header: { alg: string; kid?: string }) => Promise<string>
 
@@ -89,9 +89,9 @@ const CASES: [string, Craft][] = [
   ['alg none with the kid kept', async (p, h) => `${b64({ alg: 'none', kid: h.kid })}.${b64(p)}.`],
   ['signed by a key the IdP never published (same kid)', (p) => sign(p, otherKey)],
   ['signed by an unknown kid', (p) => sign(p, otherKey, 'rogue')],
-  ['HS256 with the client secret as key (alg confusion)', async (p) => new SignJWT(p).setProtectedHeader({ alg: 'HS256', kid: KID }).sign(new TextEncoder().encode('client-secret-for-tests-0123456789'))],
+  ['HS256 with the client secret as key (alg confusion)', async (p) => new SignJWT(p).setProtectedHeader({ alg: 'HS256', kid: KID }).sign(new TextEncoder().encode(CLIENT_SECRET))],
   ['signature bits flipped', async (p) => { const s = await sign(p); return s.slice(0, -4) + (s.endsWith('AAAA') ? 'BBBB' : 'AAAA') }],
-  ['another subject claims to be the same login', (p) => sign({ ...p, sub: 'carol' }, otherKey)],
+  ['for another subject, signed by a key the IdP never published', (p) => sign({ ...p, sub: 'carol' }, otherKey)],
   ['not a JWT at all', async () => 'garbage'],
 ]
 

@@ -114,9 +114,9 @@ function urlLike(part: string): boolean {
 // ---------------------------------------------------------------- harness
 
 /** Runs a property; the failure message carries fast-check's counterexample and seed. */
-function holds<Ts>(t: Asserts, name: string, property: fc.IProperty<Ts>, extra: { todo?: string } = {}): void {
+function holds<Ts>(t: Asserts, name: string, property: fc.IProperty<Ts>): void {
   const details = fc.check(property, { numRuns: RUNS })
-  t.notOk(details.failed, details.failed ? `${name}\n${fc.defaultReportMessage(details) ?? ''}` : name, extra)
+  t.notOk(details.failed, details.failed ? `${name}\n${fc.defaultReportMessage(details) ?? ''}` : name)
 }
 
 /** The `t` of a tap subtest. */
