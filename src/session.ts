@@ -6,7 +6,7 @@
  * that does not decrypt, has expired or was made for another purpose is
  * treated as absent.
  */
-import { createHash, createHmac, hkdfSync, timingSafeEqual, webcrypto } from 'node:crypto'
+import { createHash, createHmac, hash, hkdfSync, timingSafeEqual, webcrypto } from 'node:crypto'
 import { EncryptJWT, jwtDecrypt, type CryptoKey, type JWTPayload } from 'jose'
 import { LRUCache } from 'lru-cache'
 
@@ -146,7 +146,7 @@ export class CookieCodec {
    */
   async openSession(value: string | undefined, now = Date.now()): Promise<Session | undefined> {
     if (value === undefined || value.length > MAX_COOKIE_VALUE) return undefined
-    const key = createHash('sha256').update(value).digest('base64url')
+    const key = hash('sha256', value, 'base64url')
     const known = this.#opened.get(key)
     if (known !== undefined) {
       if (known.exp * 1000 > now) return known.session

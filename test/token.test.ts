@@ -1,5 +1,6 @@
 import t from 'tap'
-import { decodeProtectedHeader, jwtVerify } from 'jose'
+import fc from 'fast-check'
+import { SignJWT, decodeProtectedHeader, jwtVerify } from 'jose'
 import { loadConfig, type Env } from '../src/config.js'
 import { KeyStore } from '../src/keys.js'
 import { NBF_SKEW_SECONDS, TokenSigner, buildClaims, identityFromClaims, subjectFor, userFromClaims } from '../src/token.js'
@@ -91,4 +92,29 @@ t.test('sign and verify', async (t) => {
   const acme = await tenantSigner.mint(alice, 'Room', 'acme', now)
   t.equal(await tenantSigner.isUsableFor(acme, 'Room', 'acme', now), true)
   t.equal(await tenantSigner.isUsableFor(acme, 'Room', 'other', now), false, 'a token for another tenant is not reused')
+})
+
+t.test('HS* tokens are byte for byte what jose signs', async (t) => {
+  // token.ts signs HS* with node:crypto (no thread-pool hop); jose is the reference it must match.
+  const unicode = fc.string({ unit: 'grapheme', maxLength: 40 })
+  const identity = fc.record({
+    user: fc.record({ id: unicode, name: unicode, email: unicode, avatar: unicode }, { requiredKeys: [] }),
+    moderator: fc.boolean(),
+    features: fc.dictionary(fc.string({ minLength: 1, maxLength: 12 }), fc.boolean(), { maxKeys: 4 }),
+    group: fc.option(unicode, { nil: undefined }),
+  })
+  for (const alg of ['HS256', 'HS384', 'HS512'] as const) {
+    const j = { ...jwt, alg, secret: `${alg}-a-shared-secret-of-enough-length` }
+    const signer = new TokenSigner(await KeyStore.load(j), j)
+    const secret = new TextEncoder().encode(j.secret)
+    let checked = 0
+    await fc.assert(fc.asyncProperty(identity, unicode, fc.option(unicode, { nil: undefined }), fc.integer({ min: 0, max: 4_000_000_000 }), async (id, room, tenant, now) => {
+      const ours = await signer.mint(id as Identity, encodeURIComponent(room) || 'r', tenant, now * 1000)
+      const claims = buildClaims(id as Identity, j, encodeURIComponent(room) || 'r', tenant, now)
+      const theirs = await new SignJWT(claims).setProtectedHeader({ alg, typ: 'JWT' }).sign(secret)
+      checked++
+      return ours === theirs
+    }), { numRuns: 200 })
+    t.equal(checked, 200, `${alg}: 200 random identities, rooms and times, identical tokens`)
+  }
 })
