@@ -133,7 +133,7 @@ const STARTS = QUICK ? 3 : 5
 const starts = []
 for (let i = 0; i < STARTS; i++) {
   const t0 = performance.now()
-  const s = await startProcess(0, process.execPath, [join(root, 'dist/cli.js'), 'serve'], sidecarEnv, /"event":"started"/)
+  const s = await startProcess(0, process.execPath, [join(root, 'dist/bundle/cli.mjs'), 'serve'], sidecarEnv, /"event":"started"/)
   const ms = performance.now() - t0
   const rssStart = rssMb(s.p.pid)
   s.p.stdout.resume()
@@ -149,7 +149,7 @@ const rssStart = median(starts.map((s) => s.rssStart))
 const rssIdle = median(starts.map((s) => s.rssIdle))
 process.stderr.write(`start to listening: ${starts.map((s) => Math.round(s.ms)).join(', ')} ms; RSS at start ${starts.map((s) => s.rssStart.toFixed(1)).join(', ')} MB, idle ${starts.map((s) => s.rssIdle.toFixed(1)).join(', ')} MB\n`)
 
-const sidecar = await startProcess(0, process.execPath, [join(root, 'dist/cli.js'), 'serve'], sidecarEnv, /"event":"started"/)
+const sidecar = await startProcess(0, process.execPath, [join(root, 'dist/bundle/cli.mjs'), 'serve'], sidecarEnv, /"event":"started"/)
 sidecar.p.stdout.resume()
 const sidecarUrl = 'http://127.0.0.1:18603'
 
@@ -259,7 +259,7 @@ const rssAfter = rssMb(sidecar.p.pid)
 // WebSocket echo round trips through the sidecar vs directly, 200 connections.
 const wss = new WebSocketServer({ port: 18606, host: '127.0.0.1' })
 wss.on('connection', (ws) => ws.on('message', (d, binary) => ws.send(d, { binary })))
-const sidecarWs = await startProcess(0, process.execPath, [join(root, 'dist/cli.js'), 'serve'], { ...sidecarEnv, UPSTREAM_URL: 'http://127.0.0.1:18606', LISTEN_ADDRESS: '127.0.0.1:18607', ADMIN_LISTEN_ADDRESS: '127.0.0.1:18608', PUBLIC_URL: 'http://127.0.0.1:18607' }, /listening on/)
+const sidecarWs = await startProcess(0, process.execPath, [join(root, 'dist/bundle/cli.mjs'), 'serve'], { ...sidecarEnv, UPSTREAM_URL: 'http://127.0.0.1:18606', LISTEN_ADDRESS: '127.0.0.1:18607', ADMIN_LISTEN_ADDRESS: '127.0.0.1:18608', PUBLIC_URL: 'http://127.0.0.1:18607' }, /listening on/)
 sidecarWs.p.stdout.resume()
 async function wsRtt(url, conns) {
   const sockets = await Promise.all(Array.from({ length: conns }, () => new Promise((resolve, reject) => {
@@ -303,7 +303,7 @@ wss.close()
 const { startIdp } = await import(join(root, 'dist/demo/idp.js'))
 const { signIn } = await import(join(root, 'bench/login-load.mjs'))
 const idp = await startIdp({ port: 18609, clientId: 'bench', clientSecret: 'bench-client-secret', redirectUris: ['http://127.0.0.1:18610/jitsi/callback'] })
-const loginSidecar = await startProcess(0, process.execPath, [join(root, 'dist/cli.js'), 'serve'], {
+const loginSidecar = await startProcess(0, process.execPath, [join(root, 'dist/bundle/cli.mjs'), 'serve'], {
   ...sidecarEnv, OIDC_ISSUER: idp.issuer, OIDC_ALLOW_HTTP: '1', OIDC_CLIENT_SECRET: 'bench-client-secret', OIDC_SCOPES: 'openid profile email groups',
   UPSTREAM_URL: upstream, LISTEN_ADDRESS: '127.0.0.1:18610', ADMIN_LISTEN_ADDRESS: '127.0.0.1:18611', PUBLIC_URL: 'http://127.0.0.1:18610',
 }, /"event":"started"/)

@@ -68,7 +68,7 @@ export function createAdminServer(app: App, config: Config, lifecycle: Lifecycle
         )
         return
       case '/metrics':
-        app.metrics.registry.metrics().then(
+        app.metrics.text().then(
           (text) => send(200, app.metrics.registry.contentType, text),
           (err: Error) => {
             log.error({ event: 'metrics_failed', error: err.message }, 'metrics collection failed')

@@ -45,8 +45,8 @@ async function serve(): Promise<void> {
   const modules = Promise.all([import('./log.js'), import('./start.js')])
   modules.catch(() => {}) // a configuration error exits first; a load error is thrown below
   const config = await configOrExit()
-  const [{ createLogger, flushAndExit }, { start }] = await modules
-  const log = createLogger(config.logLevel, undefined, config.logFormat)
+  const [{ createLogger, flushAndExit, prettyStream }, { start }] = await modules
+  const log = createLogger(config.logLevel, config.logFormat === 'pretty' ? await prettyStream() : undefined)
   const running = await start(config, log)
   let stopping = false
   const stop = (signal: string) => {

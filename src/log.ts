@@ -4,9 +4,7 @@
  * replaced, and pino's redaction drops cookie and authorization headers in
  * case an object carrying them is ever logged.
  */
-import { createRequire } from 'node:module'
 import { pino, type Logger, type DestinationStream } from 'pino'
-import type PinoPretty from 'pino-pretty'
 
 export type { Logger }
 
@@ -27,16 +25,14 @@ export const REDACT_PATHS = [
 ]
 
 /**
- * `pretty`: human-readable lines for a terminal (pino-pretty), otherwise JSON
- * lines. Standard output is written asynchronously and in batches of 4 KB or
- * every 100 ms, whichever comes first: under load the lines of many requests
- * leave in one system call instead of one each (pino flushes what is pending
- * when the process exits).
+ * JSON lines to `destination`, by default standard output, written
+ * asynchronously and in batches of 4 KB or every 100 ms, whichever comes
+ * first: under load the lines of many requests leave in one system call
+ * instead of one each (pino flushes what is pending when the process exits).
+ * For LOG_FORMAT=pretty the destination is prettyStream().
  */
-export function createLogger(level: string, destination?: DestinationStream, format: 'json' | 'pretty' = 'json'): Logger {
-  const out = format === 'pretty'
-    ? loadPretty()({ colorize: process.stdout.isTTY === true, destination: destination ?? 1, sync: true })
-    : destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 100, maxLength: MAX_PENDING_LOG_BYTES })
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  const out = destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 100, maxLength: MAX_PENDING_LOG_BYTES })
   return pino(
     {
       level,
@@ -68,12 +64,14 @@ export function flushAndExit(log: Logger, code: number, waitMs = 1000): void {
 }
 
 /**
- * pino-pretty is loaded only when LOG_FORMAT=pretty asks for it: it and its
- * dependencies cost start-up time and memory that JSON logging never uses.
- * It is CommonJS, so a synchronous require keeps createLogger synchronous.
+ * Human-readable lines for a terminal (LOG_FORMAT=pretty), written to
+ * `destination` (by default standard output) by pino-pretty, which is loaded
+ * only here: it and its dependencies cost start-up time and memory that JSON
+ * logging never uses.
  */
-function loadPretty(): typeof PinoPretty {
-  return createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty
+export async function prettyStream(destination?: DestinationStream): Promise<DestinationStream> {
+  const { default: pretty } = await import('pino-pretty')
+  return pretty({ colorize: process.stdout.isTTY === true, destination: destination ?? 1, sync: true })
 }
 
 /**

@@ -4,21 +4,16 @@
  * are fixed here; label values come from small closed sets (route classes,
  * error codes, algorithms), never from request data.
  */
-import { createRequire } from 'node:module'
 import type * as PromClient from 'prom-client'
-
-/**
- * prom-client's index also loads its Pushgateway (http, https, zlib), cluster
- * aggregation (node:cluster) and Summary, none of which the sidecar uses:
- * taking the classes from their own files saves about 15 ms of start-up and
- * 2 MB of memory. They are the very objects the index exports (a test checks
- * that, so an upgrade that moves them fails loudly).
- */
-const promFile = createRequire(import.meta.url)
-const Registry = promFile('prom-client/lib/registry.js') as typeof PromClient.Registry
-const Counter = promFile('prom-client/lib/counter.js') as typeof PromClient.Counter
-const Gauge = promFile('prom-client/lib/gauge.js') as typeof PromClient.Gauge
-const Histogram = promFile('prom-client/lib/histogram.js') as typeof PromClient.Histogram
+// prom-client's index also loads its Pushgateway (http, https, zlib), cluster
+// aggregation (node:cluster) and Summary, none of which the sidecar uses:
+// taking the classes from their own files saves about 15 ms of start-up and
+// 2 MB of memory. They are the very objects the index exports (a test checks
+// that, so an upgrade that moves them fails loudly); src/vendor.d.ts types them.
+import Counter from 'prom-client/lib/counter.js'
+import Gauge from 'prom-client/lib/gauge.js'
+import Histogram from 'prom-client/lib/histogram.js'
+import Registry from 'prom-client/lib/registry.js'
 
 export type RouteClass = 'room' | 'endpoint' | 'proxy'
 export type LoginOutcome = 'started' | 'succeeded' | 'denied' | 'failed'
@@ -71,19 +66,32 @@ export class Metrics {
     this.#pendingRequests.set(key, (this.#pendingRequests.get(key) ?? 0) + 1)
   }
 
+  /** Set by collectDefaults: scrapes wait for it (text()). */
+  #defaults: Promise<void> | undefined
+
   /** `withDefaults`: register prom-client's process and Node.js metrics now (see collectDefaults). */
   constructor(withDefaults = true) {
-    if (withDefaults) this.collectDefaults()
+    if (withDefaults) this.collectDefaults().catch(() => {}) // a failure shows in text()
   }
 
   /**
    * Registers prom-client's default metrics (CPU, memory, event-loop lag, GC,
-   * handles), once. Their modules (with @opentelemetry/api) take some 25 ms
-   * to load, so the sidecar's start calls this just after it is listening.
+   * handles), once. Their modules (with @opentelemetry/api) are loaded here,
+   * not at start-up: the sidecar's start calls this just after it is
+   * listening, and a scrape that comes before they are registered waits for
+   * them (text()).
    */
-  collectDefaults(): void {
-    const collectDefaultMetrics = promFile('prom-client/lib/defaultMetrics.js') as typeof PromClient.collectDefaultMetrics
-    collectDefaultMetrics({ register: this.registry })
+  collectDefaults(): Promise<void> {
+    this.#defaults ??= import('prom-client/lib/defaultMetrics.js').then(({ default: collectDefaultMetrics }) => {
+      collectDefaultMetrics({ register: this.registry })
+    })
+    return this.#defaults
+  }
+
+  /** The scrape: every metric in the Prometheus text format (the default ones once registered). */
+  async text(): Promise<string> {
+    await this.#defaults
+    return this.registry.metrics()
   }
 
   /** Which IdP operation a URL is, from the discovered metadata's endpoints (a closed set of labels). */

@@ -4,11 +4,11 @@
  * PKCE/state/nonce, and the code exchange with ID-token validation. All IdP
  * traffic goes through one undici Agent with connect/header/body timeouts.
  */
-import { compactVerify, createRemoteJWKSet, customFetch, errors, type FetchImplementation } from 'jose'
-import * as client from 'openid-client'
+import type { FetchImplementation } from 'jose'
+import type * as client from 'openid-client'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Agent, fetch as undiciFetch } from 'undici'
+import type { Agent } from 'undici'
 import type { OidcConfig } from './config.js'
 import { SidecarError } from './errors.js'
 import { Metrics } from './metrics.js'
@@ -18,9 +18,33 @@ import type { Claims } from './rule.js'
 export const DISCOVERY_RETRY_MS = 2000
 /** The least time between two fetches of the IdP's key set (jose refetches on an unknown kid). */
 const JWKS_COOLDOWN_MS = 1000
-const { JOSEError } = errors
 /** How far in the future an ID token's iat may be (the IdP's clock ahead of ours). */
 const MAX_CLOCK_SKEW_S = 120
+
+/**
+ * openid-client, undici's fetch and Agent, and jose's remote key set: the only
+ * place they are loaded, on the first discovery (which the sidecar starts in
+ * the background once it is listening), so none of them is on the start-up path.
+ */
+async function importIdpModules() {
+  const [openid, { default: Agent }, { default: { fetch } }, { compactVerify, createRemoteJWKSet, customFetch, errors }] = await Promise.all([
+    import('openid-client'),
+    // undici's Agent and fetch from their own files: its index loads much more (see forward.ts).
+    // CommonJS, so taken from `default` (module.exports): in a bundle's lazy chunk that is all there is.
+    import('undici/lib/dispatcher/agent.js'),
+    import('undici/lib/web/fetch/index.js'),
+    import('jose'),
+  ])
+  return { openid, Agent, fetch, compactVerify, createRemoteJWKSet, customFetch, JOSEError: errors.JOSEError }
+}
+type IdpModules = Awaited<ReturnType<typeof importIdpModules>>
+/** Set once loaded: openid-client's errors, which toSidecarError tells apart, exist only from then on. */
+let idpModules: IdpModules | undefined
+let loadingIdpModules: Promise<IdpModules> | undefined
+function loadIdpModules(): Promise<IdpModules> {
+  loadingIdpModules ??= importIdpModules().then((m) => (idpModules = m))
+  return loadingIdpModules
+}
 
 export interface LoginStart {
   readonly url: string
@@ -43,12 +67,15 @@ export interface LoginChecks {
 
 export class OidcClient {
   readonly #cfg: OidcConfig
-  readonly #agent: Agent
-  readonly #fetch: client.CustomFetch
+  readonly #metrics: Metrics | undefined
+  /** Made on the first discovery, with the modules it needs. */
+  #agent: Agent | undefined
+  #fetch: client.CustomFetch | undefined
+  #closed = false
   #configuration: client.Configuration | undefined
   #pending: Promise<client.Configuration> | undefined
   #lastFailure: { at: number; error: SidecarError } | undefined
-  #jwks: ReturnType<typeof createRemoteJWKSet> | undefined
+  #jwks: ReturnType<IdpModules['createRemoteJWKSet']> | undefined
   #idTokenAlgs: string[] = []
   /** From the discovered metadata: endpoints by name (metric labels), the logout host's origin. */
   #endpoints: Readonly<Record<string, string | undefined>> = {}
@@ -56,18 +83,23 @@ export class OidcClient {
 
   constructor(cfg: OidcConfig, metrics?: Metrics) {
     this.#cfg = cfg
-    const t = cfg.timeoutMs
-    this.#agent = new Agent({ connect: { timeout: t }, headersTimeout: t, bodyTimeout: t, keepAliveTimeout: 30_000 })
+    this.#metrics = metrics
+  }
+
+  /** The fetch for all IdP traffic: undici's, through one Agent with timeouts, timed for the metrics. */
+  #makeFetch({ Agent, fetch }: IdpModules): client.CustomFetch {
+    const t = this.#cfg.timeoutMs
+    const agent = (this.#agent = new Agent({ connect: { timeout: t }, headersTimeout: t, bodyTimeout: t, keepAliveTimeout: 30_000 }))
     // undici's fetch and the global one differ only in their TypeScript types.
-    this.#fetch = (async (url: string, options: client.CustomFetchOptions) => {
+    return (async (url: string, options: client.CustomFetchOptions) => {
       const started = performance.now()
       let outcome = 'error'
       try {
-        const res = await undiciFetch(url, { ...(options as object), dispatcher: this.#agent })
+        const res = await fetch(url, { ...(options as object), dispatcher: agent })
         outcome = res.ok ? 'ok' : 'http_error'
         return res
       } finally {
-        metrics?.idpLatency.observe({ operation: Metrics.operationOf(url, this.#endpoints), outcome }, (performance.now() - started) / 1000)
+        this.#metrics?.idpLatency.observe({ operation: Metrics.operationOf(url, this.#endpoints), outcome }, (performance.now() - started) / 1000)
       }
     }) as unknown as client.CustomFetch
   }
@@ -90,15 +122,19 @@ export class OidcClient {
   async #discover(): Promise<client.Configuration> {
     const cfg = this.#cfg
     try {
-      const configuration = await client.discovery(
+      const modules = await loadIdpModules()
+      const { openid, createRemoteJWKSet, customFetch } = modules
+      if (this.#closed) throw new SidecarError('IDP_UNAVAILABLE', 'discovery: the client is closed')
+      this.#fetch ??= this.#makeFetch(modules)
+      const configuration = await openid.discovery(
         cfg.issuer,
         cfg.clientId,
         { client_secret: cfg.clientSecret },
-        client.ClientSecretPost(cfg.clientSecret),
+        openid.ClientSecretPost(cfg.clientSecret),
         {
-          [client.customFetch]: this.#fetch,
+          [openid.customFetch]: this.#fetch,
           timeout: Math.ceil(cfg.timeoutMs / 1000),
-          execute: cfg.allowHttp && cfg.issuer.protocol === 'http:' ? [client.allowInsecureRequests] : [],
+          execute: cfg.allowHttp && cfg.issuer.protocol === 'http:' ? [openid.allowInsecureRequests] : [],
         },
       )
       const meta = configuration.serverMetadata()
@@ -131,13 +167,14 @@ export class OidcClient {
   /** A fresh authorization request. Throws SidecarError when the IdP cannot be reached. */
   async startLogin(): Promise<LoginStart> {
     const configuration = await this.configuration()
-    const verifier = client.randomPKCECodeVerifier()
-    const state = client.randomState()
-    const nonce = client.randomNonce()
-    const url = client.buildAuthorizationUrl(configuration, {
+    const { openid } = await loadIdpModules()
+    const verifier = openid.randomPKCECodeVerifier()
+    const state = openid.randomState()
+    const nonce = openid.randomNonce()
+    const url = openid.buildAuthorizationUrl(configuration, {
       redirect_uri: this.#cfg.redirectUri,
       scope: this.#cfg.scopes,
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge: await openid.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
       state,
       nonce,
@@ -155,10 +192,11 @@ export class OidcClient {
    */
   async finishLogin(rawQuery: string, checks: LoginChecks): Promise<LoginResult> {
     const configuration = await this.configuration()
+    const { openid } = await loadIdpModules()
     // Built on PUBLIC_URL, never on the request's Host: openid-client derives redirect_uri from it.
     const currentUrl = new URL(`${this.#cfg.redirectUri}?${rawQuery}`)
     try {
-      const tokens = await client.authorizationCodeGrant(configuration, currentUrl, {
+      const tokens = await openid.authorizationCodeGrant(configuration, currentUrl, {
         pkceCodeVerifier: checks.verifier,
         expectedState: checks.state,
         expectedNonce: checks.nonce,
@@ -170,7 +208,7 @@ export class OidcClient {
       // openid-client rejects old tokens but not ones from the future (OIDC Core 3.1.3.7 leaves it to us).
       if (claims.iat > Date.now() / 1000 + MAX_CLOCK_SKEW_S) throw new SidecarError('LOGIN_FAILED', `the ID token was issued ${Math.round(claims.iat - Date.now() / 1000)} s in the future: check the clocks of the IdP and this host`)
       if (!this.#cfg.userinfo) return { claims, idToken: tokens.id_token }
-      const userinfo = await client.fetchUserInfo(configuration, tokens.access_token, claims.sub)
+      const userinfo = await openid.fetchUserInfo(configuration, tokens.access_token, claims.sub)
       return { claims: { ...userinfo, ...claims }, idToken: tokens.id_token }
     } catch (err) {
       throw toSidecarError(err, this.#cfg.userinfo ? 'code exchange or userinfo' : 'code exchange')
@@ -185,6 +223,7 @@ export class OidcClient {
    * mode, whose cache refuses a rotated IdP key for up to 60 s.
    */
   async #verifySignature(idToken: string, retry = true): Promise<void> {
+    const { compactVerify, JOSEError } = await loadIdpModules()
     try {
       // The signature only: openid-client has checked the claims, with its clock tolerance.
       await compactVerify(idToken, this.#jwks!, { algorithms: this.#idTokenAlgs })
@@ -218,7 +257,8 @@ export class OidcClient {
     const params: Record<string, string> = { post_logout_redirect_uri: this.#cfg.postLogoutRedirectUri }
     if (idToken !== undefined) params.id_token_hint = idToken
     else params.client_id = this.#cfg.clientId
-    return client.buildEndSessionUrl(configuration, params).href
+    const { openid } = await loadIdpModules()
+    return openid.buildEndSessionUrl(configuration, params).href
   }
 
   /** The origin of the IdP's end_session_endpoint, once discovered (no network). */
@@ -228,7 +268,8 @@ export class OidcClient {
 
 
   async close(): Promise<void> {
-    await this.#agent.close()
+    this.#closed = true
+    await this.#agent?.close()
   }
 }
 
@@ -249,11 +290,13 @@ function causeCode(err: unknown): string | undefined {
  */
 export function toSidecarError(err: unknown, step: string): SidecarError {
   if (err instanceof SidecarError) return err
-  if (err instanceof client.AuthorizationResponseError) {
+  // Errors of openid-client's classes exist only once it is loaded.
+  const openid = idpModules?.openid
+  if (openid && err instanceof openid.AuthorizationResponseError) {
     const refused = err.error === 'access_denied' || err.error === 'login_required' || err.error === 'consent_required'
     return new SidecarError(refused ? 'IDP_REFUSED' : 'LOGIN_FAILED', `identity provider answered error=${safe(err.error)}`, { cause: err })
   }
-  if (err instanceof client.ResponseBodyError) {
+  if (openid && err instanceof openid.ResponseBodyError) {
     if (err.status >= 500) return new SidecarError('IDP_UNAVAILABLE', `${step}: identity provider answered HTTP ${err.status}`, { cause: err })
     return new SidecarError('LOGIN_FAILED', `${step}: identity provider answered ${safe(err.error)} (HTTP ${err.status})`, { cause: err })
   }
@@ -264,7 +307,7 @@ export function toSidecarError(err: unknown, step: string): SidecarError {
   if (err instanceof TypeError) {
     return new SidecarError('IDP_UNAVAILABLE', `${step}: identity provider unreachable (${code ?? err.message})`, { cause: err })
   }
-  if (err instanceof client.ClientError) {
+  if (openid && err instanceof openid.ClientError) {
     // Answers that are not OIDC (HTML error pages, bad JSON, a 5xx) mean the IdP is broken, not the login.
     const broken = ['OAUTH_RESPONSE_IS_NOT_CONFORM', 'OAUTH_RESPONSE_IS_NOT_JSON', 'OAUTH_PARSE_ERROR'].includes(err.code ?? '')
     if (step === 'discovery' || broken) {

@@ -82,8 +82,8 @@ export async function start(config: Config, log: Logger): Promise<Running> {
   // Standard output is written in batches (up to 100 ms late): this line is what
   // operators and supervisors wait for, so it leaves now.
   log.flush()
-  // Synchronously, before any request (a scrape) can be read.
-  metrics.collectDefaults()
+  // Loaded in the background; a scrape waits for them.
+  metrics.collectDefaults().catch((err: Error) => log.error({ event: 'metrics_failed', error: err.message }, 'default metrics could not be registered'))
   app.warmUp()
   let stopping: Promise<void> | undefined
   return {

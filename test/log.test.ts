@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Writable } from 'node:stream'
-import { createLogger, redactUrl } from '../src/log.js'
+import { createLogger, prettyStream, redactUrl } from '../src/log.js'
 
 t.test('redactUrl', async (t) => {
   const cases: [string, string][] = [
@@ -34,7 +34,7 @@ t.test('LOG_FORMAT=pretty: human-readable lines, pino-pretty loaded only then', 
   t.match(json[0], /^\{"level":"info".*"msg":"json line"\}$/m)
   t.notOk(prettyLoaded(), 'JSON logging does not load pino-pretty')
   const lines: string[] = []
-  const log = createLogger('info', new Writable({ write(c, _e, cb) { lines.push(c.toString()); cb() } }), 'pretty')
+  const log = createLogger('info', await prettyStream(new Writable({ write(c, _e, cb) { lines.push(c.toString()); cb() } })))
   log.info({ req: { headers: { cookie: 'jos_session=SECRET' } } }, 'hello there')
   t.ok(prettyLoaded())
   t.match(lines.join(''), /INFO.*: hello there/)

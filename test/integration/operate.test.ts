@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net'
 import { request } from 'undici'
 import WebSocket from 'ws'
 import { createAdminServer, probeUpstream, type Lifecycle } from '../../src/admin.js'
-import { createLogger } from '../../src/log.js'
+import { createLogger, prettyStream } from '../../src/log.js'
 import { Browser } from '../fixtures/client.js'
 import { startStack, type Stack } from '../fixtures/stack.js'
 
@@ -144,7 +144,7 @@ t.test('TRUSTED_PROXIES: an ingress’s forwarding headers are kept and extended
 
 t.test('LOG_FORMAT=pretty writes lines for people', async (t) => {
   let out = ''
-  const log = createLogger('info', new Writable({ write(c, _e, cb) { out += c.toString(); cb() } }), 'pretty')
+  const log = createLogger('info', await prettyStream(new Writable({ write(c, _e, cb) { out += c.toString(); cb() } })))
   log.info({ event: 'x' }, 'hello operator')
   t.match(out, /INFO.*hello operator/)
   t.notMatch(out, /^\{/)
