@@ -48,7 +48,14 @@ function startProcess(core, cmd, argv, env = {}, ready) {
     const on = (d) => {
       out += d
       const m = ready.exec(out)
-      if (m) resolve({ p, m })
+      if (!m) return
+      // From here on the output is dropped: kept and searched, the sidecar's access lines made this
+      // process burn CPU growing with every line, on the cores the measurement uses.
+      p.stdout.off('data', on)
+      p.stderr.off('data', on)
+      p.stdout.resume()
+      p.stderr.resume()
+      resolve({ p, m })
     }
     p.stdout.on('data', on)
     p.stderr.on('data', on)
@@ -136,8 +143,6 @@ for (let i = 0; i < STARTS; i++) {
   const s = await startProcess(0, process.execPath, [join(root, 'dist/bundle/cli.mjs'), 'serve'], sidecarEnv, /"event":"started"/)
   const ms = performance.now() - t0
   const rssStart = rssMb(s.p.pid)
-  s.p.stdout.resume()
-  s.p.stderr.resume()
   await sleep(2000)
   starts.push({ ms, rssStart, rssIdle: rssMb(s.p.pid) })
   const exited = new Promise((resolve) => s.p.once('exit', resolve))
@@ -150,7 +155,6 @@ const rssIdle = median(starts.map((s) => s.rssIdle))
 process.stderr.write(`start to listening: ${starts.map((s) => Math.round(s.ms)).join(', ')} ms; RSS at start ${starts.map((s) => s.rssStart.toFixed(1)).join(', ')} MB, idle ${starts.map((s) => s.rssIdle.toFixed(1)).join(', ')} MB\n`)
 
 const sidecar = await startProcess(0, process.execPath, [join(root, 'dist/bundle/cli.mjs'), 'serve'], sidecarEnv, /"event":"started"/)
-sidecar.p.stdout.resume()
 const sidecarUrl = 'http://127.0.0.1:18603'
 
 const bare = await startProcess(0, process.execPath, [join(root, 'bench/bare-proxy.mjs'), upstream, '18605'], {}, /listening/)
@@ -260,7 +264,6 @@ const rssAfter = rssMb(sidecar.p.pid)
 const wss = new WebSocketServer({ port: 18606, host: '127.0.0.1' })
 wss.on('connection', (ws) => ws.on('message', (d, binary) => ws.send(d, { binary })))
 const sidecarWs = await startProcess(0, process.execPath, [join(root, 'dist/bundle/cli.mjs'), 'serve'], { ...sidecarEnv, UPSTREAM_URL: 'http://127.0.0.1:18606', LISTEN_ADDRESS: '127.0.0.1:18607', ADMIN_LISTEN_ADDRESS: '127.0.0.1:18608', PUBLIC_URL: 'http://127.0.0.1:18607' }, /listening on/)
-sidecarWs.p.stdout.resume()
 async function wsRtt(url, conns) {
   const sockets = await Promise.all(Array.from({ length: conns }, () => new Promise((resolve, reject) => {
     const ws = new WebSocket(url)
@@ -307,7 +310,6 @@ const loginSidecar = await startProcess(0, process.execPath, [join(root, 'dist/b
   ...sidecarEnv, OIDC_ISSUER: idp.issuer, OIDC_ALLOW_HTTP: '1', OIDC_CLIENT_SECRET: 'bench-client-secret', OIDC_SCOPES: 'openid profile email groups',
   UPSTREAM_URL: upstream, LISTEN_ADDRESS: '127.0.0.1:18610', ADMIN_LISTEN_ADDRESS: '127.0.0.1:18611', PUBLIC_URL: 'http://127.0.0.1:18610',
 }, /"event":"started"/)
-loginSidecar.p.stdout.resume()
 await signIn('http://127.0.0.1:18610/BenchRoom', 'alice') // discovery and first-use costs out of the way
 let logins = 0
 let loginErrors = 0
