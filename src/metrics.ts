@@ -90,7 +90,8 @@ export class Metrics {
 
   /** The scrape: every metric in the Prometheus text format (the default ones once registered). */
   async text(): Promise<string> {
-    await this.#defaults
+    // Without them if they failed to load (collectDefaults' caller logs that): the sidecar's own metrics still count.
+    await this.#defaults?.catch(() => {})
     return this.registry.metrics()
   }
 

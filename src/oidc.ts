@@ -42,7 +42,14 @@ type IdpModules = Awaited<ReturnType<typeof importIdpModules>>
 let idpModules: IdpModules | undefined
 let loadingIdpModules: Promise<IdpModules> | undefined
 function loadIdpModules(): Promise<IdpModules> {
-  loadingIdpModules ??= importIdpModules().then((m) => (idpModules = m))
+  loadingIdpModules ??= importIdpModules().then(
+    (m) => (idpModules = m),
+    (err: Error) => {
+      // Not kept: the next discovery tries again, and the log says what failed.
+      loadingIdpModules = undefined
+      throw new SidecarError('INTERNAL', `the OIDC client modules did not load: ${err.message}`, { cause: err })
+    },
+  )
   return loadingIdpModules
 }
 

@@ -153,9 +153,13 @@ function usableKey(key: KeyObject, alg: string): KeyObject | Promise<CryptoKey> 
  * signing and every verification stay with jose.
  */
 function signHmac(header: { alg: string }, claims: JWTPayload, key: KeyObject): string {
+  const hash = HMAC_HASHES[header.alg]
+  if (hash === undefined || key.type !== 'secret') throw new TypeError(`cannot sign ${header.alg} with a ${key.type} key`)
   const input = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(claims))}`
-  return `${input}.${createHmac(`sha${header.alg.slice(2)}`, key).update(input).digest('base64url')}`
+  return `${input}.${createHmac(hash, key).update(input).digest('base64url')}`
 }
+
+const HMAC_HASHES: Readonly<Record<string, string>> = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' }
 
 const base64url = (text: string): string => Buffer.from(text).toString('base64url')
 
@@ -174,7 +178,7 @@ export class TokenSigner {
   async sign(claims: JWTPayload): Promise<string> {
     const { alg, key, kid } = this.#keys.signing
     const header = kid === undefined ? { alg, typ: 'JWT' } : { alg, typ: 'JWT', kid }
-    const token = key.type === 'secret' ? signHmac(header, claims, key) : await new SignJWT(claims).setProtectedHeader(header).sign(key)
+    const token = alg.startsWith('HS') ? signHmac(header, claims, key) : await new SignJWT(claims).setProtectedHeader(header).sign(key)
     this.#onSigned(alg)
     return token
   }

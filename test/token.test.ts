@@ -118,3 +118,13 @@ t.test('HS* tokens are byte for byte what jose signs', async (t) => {
     t.equal(checked, 200, `${alg}: 200 random identities, rooms and times, identical tokens`)
   }
 })
+
+t.test('an HS* signature needs a secret key, and a secret key never signs another alg', async (t) => {
+  const { createSecretKey, generateKeyPairSync } = await import('node:crypto')
+  const secret = createSecretKey(Buffer.from(jwt.secret!))
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  const signerWith = (alg: string, key: typeof secret) => new TokenSigner({ signing: { alg, key } } as unknown as KeyStore, jwt)
+  await t.rejects(signerWith('RS256', secret).mint(alice, 'r', undefined), 'a secret key with RS256')
+  await t.rejects(signerWith('HS256', privateKey).mint(alice, 'r', undefined), /cannot sign HS256 with a private key/)
+  await t.rejects(signerWith('HS1', secret).mint(alice, 'r', undefined), /cannot sign HS1/)
+})
