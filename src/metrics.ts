@@ -71,7 +71,8 @@ export class Metrics {
 
   /** `withDefaults`: register prom-client's process and Node.js metrics now (see collectDefaults). */
   constructor(withDefaults = true) {
-    if (withDefaults) this.collectDefaults().catch(() => {}) // a failure shows in text()
+    // Handled here (an unhandled rejection would end the process); text() then goes on without them.
+    if (withDefaults) this.collectDefaults().catch(() => {})
   }
 
   /**

@@ -38,6 +38,10 @@ async function importIdpModules() {
   return { openid, Agent, fetch, compactVerify, createRemoteJWKSet, customFetch, JOSEError: errors.JOSEError }
 }
 type IdpModules = Awaited<ReturnType<typeof importIdpModules>>
+interface Discovered {
+  readonly configuration: client.Configuration
+  readonly idp: IdpModules
+}
 /** Set once loaded: openid-client's errors, which toSidecarError tells apart, exist only from then on. */
 let idpModules: IdpModules | undefined
 let loadingIdpModules: Promise<IdpModules> | undefined
@@ -79,8 +83,9 @@ export class OidcClient {
   #agent: Agent | undefined
   #fetch: client.CustomFetch | undefined
   #closed = false
-  #configuration: client.Configuration | undefined
-  #pending: Promise<client.Configuration> | undefined
+  /** After a successful discovery: the IdP's configuration and the modules that use it. */
+  #discovered: Discovered | undefined
+  #pending: Promise<Discovered> | undefined
   #lastFailure: { at: number; error: SidecarError } | undefined
   #jwks: ReturnType<IdpModules['createRemoteJWKSet']> | undefined
   #idTokenAlgs: string[] = []
@@ -113,12 +118,16 @@ export class OidcClient {
 
   /** True once discovery has succeeded. */
   get ready(): boolean {
-    return this.#configuration !== undefined
+    return this.#discovered !== undefined
   }
 
   /** The discovered configuration; discovers on first use and after failures. Throws SidecarError. */
   async configuration(): Promise<client.Configuration> {
-    if (this.#configuration) return this.#configuration
+    return (await this.#discovery()).configuration
+  }
+
+  async #discovery(): Promise<Discovered> {
+    if (this.#discovered) return this.#discovered
     if (this.#lastFailure && Date.now() - this.#lastFailure.at < DISCOVERY_RETRY_MS) throw this.#lastFailure.error
     this.#pending ??= this.#discover().finally(() => {
       this.#pending = undefined
@@ -126,7 +135,7 @@ export class OidcClient {
     return this.#pending
   }
 
-  async #discover(): Promise<client.Configuration> {
+  async #discover(): Promise<Discovered> {
     const cfg = this.#cfg
     try {
       const modules = await loadIdpModules()
@@ -161,9 +170,9 @@ export class OidcClient {
       // Kept from the metadata once: serverMetadata() clones it on every call.
       this.#endpoints = meta as Readonly<Record<string, string | undefined>>
       this.#endSessionOrigin = meta.end_session_endpoint === undefined ? undefined : originOf(meta.end_session_endpoint)
-      this.#configuration = configuration
+      this.#discovered = { configuration, idp: modules }
       this.#lastFailure = undefined
-      return configuration
+      return this.#discovered
     } catch (err) {
       const error = toSidecarError(err, 'discovery')
       this.#lastFailure = { at: Date.now(), error }
@@ -173,8 +182,7 @@ export class OidcClient {
 
   /** A fresh authorization request. Throws SidecarError when the IdP cannot be reached. */
   async startLogin(): Promise<LoginStart> {
-    const configuration = await this.configuration()
-    const { openid } = await loadIdpModules()
+    const { configuration, idp: { openid } } = await this.#discovery()
     const verifier = openid.randomPKCECodeVerifier()
     const state = openid.randomState()
     const nonce = openid.randomNonce()
@@ -198,8 +206,8 @@ export class OidcClient {
    * token's). Throws SidecarError.
    */
   async finishLogin(rawQuery: string, checks: LoginChecks): Promise<LoginResult> {
-    const configuration = await this.configuration()
-    const { openid } = await loadIdpModules()
+    const { configuration, idp } = await this.#discovery()
+    const { openid } = idp
     // Built on PUBLIC_URL, never on the request's Host: openid-client derives redirect_uri from it.
     const currentUrl = new URL(`${this.#cfg.redirectUri}?${rawQuery}`)
     try {
@@ -211,7 +219,7 @@ export class OidcClient {
       })
       const claims = tokens.claims()
       if (!claims || tokens.id_token === undefined) throw new SidecarError('LOGIN_FAILED', 'the token response has no ID token')
-      await this.#verifySignature(tokens.id_token)
+      await this.#verifySignature(idp, tokens.id_token)
       // openid-client rejects old tokens but not ones from the future (OIDC Core 3.1.3.7 leaves it to us).
       if (claims.iat > Date.now() / 1000 + MAX_CLOCK_SKEW_S) throw new SidecarError('LOGIN_FAILED', `the ID token was issued ${Math.round(claims.iat - Date.now() / 1000)} s in the future: check the clocks of the IdP and this host`)
       if (!this.#cfg.userinfo) return { claims, idToken: tokens.id_token }
@@ -229,8 +237,8 @@ export class OidcClient {
    * Done with jose's remote key set rather than openid-client's non-repudiation
    * mode, whose cache refuses a rotated IdP key for up to 60 s.
    */
-  async #verifySignature(idToken: string, retry = true): Promise<void> {
-    const { compactVerify, JOSEError } = await loadIdpModules()
+  async #verifySignature(idp: IdpModules, idToken: string, retry = true): Promise<void> {
+    const { compactVerify, JOSEError } = idp
     try {
       // The signature only: openid-client has checked the claims, with its clock tolerance.
       await compactVerify(idToken, this.#jwks!, { algorithms: this.#idTokenAlgs })
@@ -238,7 +246,7 @@ export class OidcClient {
       // A kid we have not seen: the IdP may have rotated since the last fetch (within the cooldown).
       if (retry && err instanceof JOSEError && err.code === 'ERR_JWKS_NO_MATCHING_KEY') {
         await sleep(JWKS_COOLDOWN_MS)
-        return this.#verifySignature(idToken, false)
+        return this.#verifySignature(idp, idToken, false)
       }
       if (!(err instanceof JOSEError)) throw toSidecarError(err, 'ID token keys')
       // Failures to fetch the key set are the IdP's; anything else is a bad token.
@@ -254,9 +262,9 @@ export class OidcClient {
    * reached. Without an ID token the client_id identifies us.
    */
   async endSessionUrl(idToken: string | undefined): Promise<string | undefined> {
-    let configuration: client.Configuration
+    let discovered: Discovered
     try {
-      configuration = await this.configuration()
+      discovered = await this.#discovery()
     } catch {
       return undefined
     }
@@ -264,8 +272,7 @@ export class OidcClient {
     const params: Record<string, string> = { post_logout_redirect_uri: this.#cfg.postLogoutRedirectUri }
     if (idToken !== undefined) params.id_token_hint = idToken
     else params.client_id = this.#cfg.clientId
-    const { openid } = await loadIdpModules()
-    return openid.buildEndSessionUrl(configuration, params).href
+    return discovered.idp.openid.buildEndSessionUrl(discovered.configuration, params).href
   }
 
   /** The origin of the IdP's end_session_endpoint, once discovered (no network). */

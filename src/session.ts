@@ -6,7 +6,7 @@
  * that does not decrypt, has expired or was made for another purpose is
  * treated as absent.
  */
-import { createHash, createHmac, hash, hkdfSync, timingSafeEqual, webcrypto } from 'node:crypto'
+import { createHmac, hash, hkdfSync, timingSafeEqual, webcrypto } from 'node:crypto'
 import { EncryptJWT, jwtDecrypt, type CryptoKey, type JWTPayload } from 'jose'
 import { LRUCache } from 'lru-cache'
 
@@ -84,7 +84,7 @@ export class CookieCodec {
     if (secrets.length === 0) throw new TypeError('at least one cookie secret is required')
     this.#keys = secrets.map((secret) => {
       const raw = Buffer.from(hkdfSync('sha256', secret, 'jitsi-oidc-sidecar', 'cookie-encryption-v1', 32))
-      const kid = createHash('sha256').update(raw).digest('base64url').slice(0, 8)
+      const kid = hash('sha256', raw, 'base64url').slice(0, 8)
       return { kid, key: webcrypto.subtle.importKey('raw', raw, 'AES-GCM', false, ['encrypt', 'decrypt']) as Promise<CryptoKey> }
     })
     this.#byKid = new Map(this.#keys.map((k) => [k.kid, k.key]))
@@ -190,7 +190,7 @@ export class CookieCodec {
 
   /** The transaction cookie's name for a state value: each login has its own cookie. */
   txName(state: string): string {
-    return this.txPrefix + createHash('sha256').update(state).digest('base64url').slice(0, 16)
+    return this.txPrefix + hash('sha256', state, 'base64url').slice(0, 16)
   }
 
   setCookie(name: string, value: string, maxAgeSeconds: number): string {
