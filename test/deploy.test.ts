@@ -179,6 +179,33 @@ t.test('the image’s start command works from the bundle alone, without node_mo
   await waitForOutput(pretty, /INFO.*: listening on 127\.0\.0\.1:\d+/)
   pretty.kill('SIGTERM')
   t.equal((await prettyResult).code, 0)
+
+  // A lazy chunk missing from the image (a broken build or copy): the sidecar still serves and
+  // counts, and the log names what did not load.
+  const chunks = join(app, 'dist/bundle')
+  const chunkWith = (text: string) => readdirSync(chunks).filter((f) => f.endsWith('.mjs') && readFileSync(join(chunks, f), 'utf8').includes(text))
+  const lost = [...chunkWith('process_cpu_user_seconds_total'), ...chunkWith('function authorizationCodeGrant(')]
+  t.equal(lost.length, 2, `the chunks of the default metrics and openid-client: ${lost.join(', ')}`)
+  for (const f of lost) rmSync(join(chunks, f))
+  const broken = sidecar()
+  const brokenResult = finish(broken)
+  const metricsFailed = waitForOutput(broken, /"event":"metrics_failed".*"default metrics could not be registered"/)
+  const oidcFailed = waitForOutput(broken, /"event":"oidc_discovery_failed".*the OIDC client modules did not load: Cannot find module/)
+  const [, brokenPort, brokenAdmin] = await waitForOutput(broken, /listening on 127\.0\.0\.1:(\d+) \(admin 127\.0\.0\.1:(\d+)\)/)
+  await Promise.all([metricsFailed, oidcFailed])
+  const proxied = await request(`http://127.0.0.1:${brokenPort}/config.js`)
+  await proxied.body.text()
+  t.equal(proxied.statusCode, 200, 'still proxies')
+  const room = await request(`http://127.0.0.1:${brokenPort}/SomeRoom`, { headers: { accept: 'text/html', 'sec-fetch-mode': 'navigate' } })
+  t.match(await room.body.text(), /<html/, 'a room page load gets a page')
+  t.equal(room.statusCode, 500, 'an internal error, not a hang or a crash')
+  const scrape = await request(`http://127.0.0.1:${brokenAdmin}/metrics`)
+  const scraped = await scrape.body.text()
+  t.equal(scrape.statusCode, 200, 'scrapes still work without the default metrics')
+  t.match(scraped, /jos_http_requests_total\{route="room",status="500"\} 1/)
+  t.notMatch(scraped, /process_cpu_user_seconds_total/)
+  broken.kill('SIGTERM')
+  t.equal((await brokenResult).code, 0)
 })
 
 /** The image's CMD (after the entrypoint, node). */

@@ -8,7 +8,8 @@ import { createServer as createTcpServer, type Socket } from 'node:net'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { startIdp } from '../../src/demo/idp.js'
-import { DISCOVERY_RETRY_MS } from '../../src/oidc.js'
+import { loadConfig } from '../../src/config.js'
+import { DISCOVERY_RETRY_MS, OidcClient } from '../../src/oidc.js'
 import { Browser } from '../fixtures/client.js'
 import { rewriteIdpAnswers } from '../fixtures/idp-rewrite.js'
 import { CLIENT_ID, CLIENT_SECRET, startStack } from '../fixtures/stack.js'
@@ -104,3 +105,24 @@ for (const [name, rewrite, message] of [
     t.match(s.logs.join('\n'), message)
   })
 }
+
+t.test('closed while the first discovery is under way: no IdP request, a clear error', async (t) => {
+  let requests = 0
+  const idp = createServer((_req, res) => {
+    requests++
+    res.writeHead(500).end()
+  })
+  await new Promise<void>((resolve) => idp.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => idp.close())
+  const issuer = `http://127.0.0.1:${(idp.address() as AddressInfo).port}`
+  const { auth } = loadConfig({
+    PUBLIC_URL: 'https://meet.example.com', OIDC_ISSUER: issuer, OIDC_ALLOW_HTTP: '1', OIDC_CLIENT_ID: CLIENT_ID, OIDC_CLIENT_SECRET: CLIENT_SECRET,
+    JWT_APP_ID: 'app', JWT_APP_SECRET: 'x'.repeat(32), COOKIE_SECRET: 'y'.repeat(32),
+  })
+  const oidc = new OidcClient(auth!.oidc)
+  const discovery = oidc.configuration()
+  await oidc.close()
+  await t.rejects(discovery, { code: 'IDP_UNAVAILABLE', message: /discovery: the client is closed/ })
+  t.equal(requests, 0, 'the IdP was never asked')
+  t.equal(oidc.ready, false)
+})
