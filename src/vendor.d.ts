@@ -31,3 +31,25 @@ declare module 'undici/lib/web/fetch/index.js' {
   const fetchModule: { readonly fetch: typeof fetch }
   export default fetchModule
 }
+/**
+ * oidc-provider's memory adapter (ESM, no exports map), given a store of the demo IdP's own: the
+ * default store is one 1,000-record LRU shared by every provider in the process.
+ */
+declare module 'oidc-provider/lib/adapters/memory_adapter.js' {
+  import type { Adapter, AdapterPayload } from 'oidc-provider'
+  export interface MemoryStore {
+    get(key: string): unknown
+    set(key: string, value: NonNullable<unknown>, options?: { maxAge?: number }): void
+    delete(key: string): void
+  }
+  export default class MemoryAdapter implements Adapter {
+    constructor(model: string, store: MemoryStore, clockTolerance?: number)
+    upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void>
+    find(id: string): Promise<AdapterPayload | undefined>
+    findByUserCode(userCode: string): Promise<AdapterPayload | undefined>
+    findByUid(uid: string): Promise<AdapterPayload | undefined>
+    consume(id: string): Promise<void>
+    destroy(id: string): Promise<void>
+    revokeByGrantId(grantId: string): Promise<void>
+  }
+}

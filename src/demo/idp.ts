@@ -6,8 +6,31 @@
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { LRUCache } from 'lru-cache'
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
+import MemoryAdapter, { type MemoryStore } from 'oidc-provider/lib/adapters/memory_adapter.js'
 import { readForm } from '../reply.js'
+
+/**
+ * How many records (interactions, sessions, grants, codes, tokens: about seven per sign-in) one
+ * demo IdP keeps. oidc-provider's own in-memory store holds 1,000 for the whole process, so 200
+ * sign-ins at once lost authorization codes before their exchange ("authorization code not found").
+ */
+export const IDP_STORE_MAX = 20_000
+
+/** oidc-provider's memory adapter over a store of this IdP's own (lru-cache, expiring as the records do). */
+class Store implements MemoryStore {
+  readonly #cache = new LRUCache<string, NonNullable<unknown>>({ max: IDP_STORE_MAX })
+  get(key: string): unknown {
+    return this.#cache.get(key)
+  }
+  set(key: string, value: NonNullable<unknown>, options?: { maxAge?: number }): void {
+    this.#cache.set(key, value, options?.maxAge === undefined ? undefined : { ttl: options.maxAge })
+  }
+  delete(key: string): void {
+    this.#cache.delete(key)
+  }
+}
 
 export interface DemoAccount {
   readonly password: string
@@ -75,7 +98,9 @@ export async function startIdp(opts: IdpOptions): Promise<Idp> {
   const port = (server.address() as AddressInfo).port
   const issuer = `http://${host === '127.0.0.1' || host === '::1' ? host : 'localhost'}:${port}`
 
+  const store = new Store()
   const configuration: Configuration = {
+    adapter: (name: string) => new MemoryAdapter(name, store, opts.extra?.clockTolerance ?? 0),
     clients: [
       {
         client_id: opts.clientId,

@@ -148,6 +148,17 @@ t.test('parallel logins in two tabs both land in their rooms', async (t) => {
   t.equal((await verify(jwtOf(doneB.location))).room, 'roomb')
 })
 
+t.test('a code survives thousands of IdP records written before its exchange (the demo IdP keeps its own store)', async (t) => {
+  const b = new Browser()
+  const callback = await b.signInAtIdp((await b.fetch(`${stack.url}/BusyRoom`)).location!, 'alice')
+  // oidc-provider's default store drops records after 1,000 to 2,000 writes: about 200 sign-ins at once.
+  const { Grant } = stack.idp.provider
+  for (let i = 0; i < 2500; i++) await new Grant({ clientId: 'jitsi-test', accountId: 'carol' }).save()
+  const done = await b.fetch(callback)
+  t.equal(done.status, 302, 'the code is still there')
+  t.equal((await verify(jwtOf(done.location))).room, 'busyroom')
+})
+
 t.test('TOKEN_AUTH_URL entry without a session signs in and returns to the named room', async (t) => {
   const b = new Browser()
   const start = await b.fetch(`${stack.url}/jitsi/login?room=Caf%C3%A9`)
