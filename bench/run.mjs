@@ -182,7 +182,9 @@ const sidecar = await startProcess(0, NODE, [join(root, 'dist/bundle/cli.mjs'), 
 const sidecarUrl = 'http://127.0.0.1:18603'
 
 const bare = await startProcess(0, process.execPath, [join(root, 'bench/bare-proxy.mjs'), upstream, '18605'], {}, /listening/)
-const targets = { sidecar: sidecarUrl, bare: 'http://127.0.0.1:18605' }
+// The same sidecar with ACCESS_LOG=errors: what the per-request access line costs.
+const quiet = await startProcess(0, NODE, [join(root, 'dist/bundle/cli.mjs'), 'serve'], { ...sidecarEnv, ACCESS_LOG: 'errors', LISTEN_ADDRESS: '127.0.0.1:18613', ADMIN_LISTEN_ADDRESS: '127.0.0.1:18614', PUBLIC_URL: 'http://127.0.0.1:18613' }, /"event":"started"/)
+const targets = { sidecar: sidecarUrl, 'sidecar ACCESS_LOG=errors': 'http://127.0.0.1:18613', bare: 'http://127.0.0.1:18605' }
 if (HAS_NGINX) targets.nginx = `http://127.0.0.1:${nginxProxyPort}`
 targets.direct = upstream
 
@@ -236,9 +238,9 @@ async function load(url, kase) {
 }
 
 const CASES = [
-  { name: '20 KB page', path: '/libs/page', targets: ['sidecar', 'bare', 'nginx', 'direct'] },
+  { name: '20 KB page', path: '/libs/page', targets: ['sidecar', 'sidecar ACCESS_LOG=errors', 'bare', 'nginx', 'direct'] },
   { name: '1 MB asset', path: '/libs/app.bundle.min.js', targets: ['sidecar', 'bare', 'nginx', 'direct'] },
-  { name: 'BOSH POST', path: '/http-bind', script: luaPost, method: 'POST', body: "<body rid='1' sid='x' xmlns='http://jabber.org/protocol/httpbind'/>", headers: { 'content-type': 'text/xml' }, targets: ['sidecar', 'bare', 'nginx', 'direct'] },
+  { name: 'BOSH POST', path: '/http-bind', script: luaPost, method: 'POST', body: "<body rid='1' sid='x' xmlns='http://jabber.org/protocol/httpbind'/>", headers: { 'content-type': 'text/xml' }, targets: ['sidecar', 'sidecar ACCESS_LOG=errors', 'bare', 'nginx', 'direct'] },
   { name: 'room load with session (token re-mint redirect)', path: '/BenchRoom', script: luaRoom, headers: { cookie: `${codec.sessionName}=${session}`, accept: 'text/html', 'sec-fetch-mode': 'navigate' }, targets: ['sidecar'] },
 ]
 
@@ -361,6 +363,8 @@ const ratio = (a, b) => (a && b ? Math.round((a / b) * 100) / 100 : null)
 for (const c of ['20 KB page', '1 MB asset', 'BOSH POST']) {
   ratios[`${c}: sidecar / bare http-proxy`] = ratio(find(c, 'sidecar')?.rps, find(c, 'bare')?.rps)
   if (HAS_NGINX) ratios[`${c}: sidecar / nginx proxy`] = ratio(find(c, 'sidecar')?.rps, find(c, 'nginx')?.rps)
+  const q = find(c, 'sidecar ACCESS_LOG=errors')
+  if (q && HAS_NGINX) ratios[`${c}: sidecar with ACCESS_LOG=errors / nginx proxy`] = ratio(q.rps, find(c, 'nginx')?.rps)
 }
 ratios['added p99 at half rate (ms, sidecar - bare, median of paired rounds)'] = Math.round(addedP99 * 100) / 100
 const memory = { rss_at_start_mb: Math.round(rssStart), rss_idle_mb: Math.round(rssIdle), rss_empty_node_server_mb: Math.round(rssEmpty), rss_idle_over_empty_server_mb: Math.round(rssIdle - rssEmpty), rss_after_load_mb: Math.round(rssAfter), rss_1000_websockets_mb: Math.round(wsOpen), kb_per_websocket: Math.round(((wsOpen - wsIdle) * 1024) / 1000) }
@@ -369,11 +373,11 @@ const report = { machine: `${(await import('node:os')).cpus().length} cores, nod
 
 const pad = (s, n) => String(s).padEnd(n)
 console.log(`\njitsi-oidc-sidecar benchmark — sidecar on Node ${NODE_VERSION}; upstream: ${upstreamKind}; load: ${report.load_generator}; ${ROUNDS} round(s) of ${DURATION} s, medians${HAS_TASKSET ? '; proxy on core 0, load and upstream on core 1' : ''}\n`)
-console.log(`${pad('case', 58)}${pad('req/s', 10)}${pad('p50 ms', 10)}${pad('p99 ms', 10)}${pad('× bare', 8)}${pad('× nginx', 8)}`)
+console.log(`${pad('case', 64)}${pad('req/s', 10)}${pad('p50 ms', 10)}${pad('p99 ms', 10)}${pad('× bare', 8)}${pad('× nginx', 8)}`)
 for (const r of results) {
   const b = find(r.case, 'bare')
   const n = find(r.case, 'nginx')
-  console.log(`${pad(r.name, 58)}${pad(r.rps, 10)}${pad(r.p50_ms.toFixed(2), 10)}${pad(r.p99_ms.toFixed(2), 10)}${pad(b && r.case !== 'latency at half rate' ? ratio(r.rps, b.rps) : '', 8)}${pad(n ? ratio(r.rps, n.rps) : '', 8)}${r.errors ? ` errors: ${r.errors}` : ''}`)
+  console.log(`${pad(r.name, 64)}${pad(r.rps, 10)}${pad(r.p50_ms.toFixed(2), 10)}${pad(r.p99_ms.toFixed(2), 10)}${pad(b && r.case !== 'latency at half rate' ? ratio(r.rps, b.rps) : '', 8)}${pad(n ? ratio(r.rps, n.rps) : '', 8)}${r.errors ? ` errors: ${r.errors}` : ''}`)
 }
 console.log('\nratios:', JSON.stringify(ratios, null, 1))
 console.log('memory:', JSON.stringify(memory), ` start to listening: ${startupMs} ms (median of ${STARTS} starts)`)

@@ -35,6 +35,8 @@ export interface Config {
   readonly adminListen: ListenAddress
   readonly logLevel: string
   readonly logFormat: 'json' | 'pretty'
+  /** ACCESS_LOG: an access line for every request, only for answers of 400 and above (and 499), or none. */
+  readonly accessLog: AccessLog
   /** Peers whose X-Forwarded-* headers are believed (an ingress); empty: nobody's. */
   readonly trustedProxies: readonly Cidr[]
   readonly shutdown: { readonly delayMs: number; readonly timeoutMs: number }
@@ -139,7 +141,7 @@ export type Env = Readonly<Record<string, string | undefined>>
 /** Every variable the sidecar reads (secrets also with `_FILE`). Kept in one place so docs and manifests can be checked against it. */
 export const SECRET_VARIABLES = ['OIDC_CLIENT_SECRET', 'JWT_APP_SECRET', 'COOKIE_SECRET'] as const
 export const VARIABLES = [
-  'PUBLIC_URL', 'UPSTREAM_URL', 'LISTEN_ADDRESS', 'ADMIN_LISTEN_ADDRESS', 'LOG_LEVEL', 'LOG_FORMAT', 'TRUSTED_PROXIES',
+  'PUBLIC_URL', 'UPSTREAM_URL', 'LISTEN_ADDRESS', 'ADMIN_LISTEN_ADDRESS', 'LOG_LEVEL', 'LOG_FORMAT', 'ACCESS_LOG', 'TRUSTED_PROXIES',
   'SHUTDOWN_DELAY_SECONDS', 'SHUTDOWN_TIMEOUT_SECONDS', 'ENABLE_AUTH', 'PATH_PREFIX', 'USE_RULE',
   'OIDC_ISSUER', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'OIDC_SCOPES', 'OIDC_GROUPS_CLAIM',
   'OIDC_TIMEOUT_SECONDS', 'OIDC_ALLOW_HTTP', 'OIDC_USERINFO', 'GUEST_ACCESS', 'MODERATOR_RULE', 'JWT_FEATURES',
@@ -150,6 +152,7 @@ export const VARIABLES = [
   'COOKIE_SECRET', 'SESSION_TTL_SECONDS',
 ] as const
 
+export type AccessLog = 'all' | 'errors' | 'off'
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 const MIN_COOKIE_SECRET_BYTES = 32
 
@@ -174,6 +177,7 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
   }
   const logLevel = r.oneOf('LOG_LEVEL', 'info', LOG_LEVELS)
   const logFormat = r.oneOf('LOG_FORMAT', 'json', ['json', 'pretty']) as 'json' | 'pretty'
+  const accessLog = r.oneOf('ACCESS_LOG', 'all', ['all', 'errors', 'off']) as AccessLog
   const trustedProxies: Cidr[] = []
   for (const entry of r.string('TRUSTED_PROXIES', '').split(',').map((e) => e.trim()).filter((e) => e !== '')) {
     const cidr = parseCidr(entry)
@@ -342,6 +346,7 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
     adminListen,
     logLevel,
     logFormat,
+    accessLog,
     trustedProxies,
     shutdown,
     auth,

@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream'
 import { AuthFlow } from './auth.js'
 import type { Config } from './config.js'
 import { KeyStore } from './keys.js'
-import { redactUrl, unredacted, type Logger } from './log.js'
+import { accessLineWanted, redactUrl, unredacted, type Logger } from './log.js'
 import { Metrics, type RouteClass } from './metrics.js'
 import { OidcClient } from './oidc.js'
 import { createProxy, isTrustedPeer, trustList, type Proxy } from './proxy.js'
@@ -91,7 +91,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       // 499: the client went away before the response was complete (nginx's convention).
       const status = res.writableFinished ? res.statusCode : 499
       metrics.countRequest(route, status)
-      if (!accessLog.isLevelEnabled('info')) return
+      if (!accessLineWanted(config.accessLog, status) || !accessLog.isLevelEnabled('info')) return
       const at = proxy.upstreamAt(req)
       accessLog.info({
         event: 'access', route, method: req.method, url: redactUrl(req.url ?? ''), status,

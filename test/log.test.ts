@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Writable } from 'node:stream'
-import { createLogger, prettyStream, redactUrl } from '../src/log.js'
+import { accessLineWanted, createLogger, prettyStream, redactUrl } from '../src/log.js'
 
 t.test('redactUrl', async (t) => {
   const cases: [string, string][] = [
@@ -14,6 +14,15 @@ t.test('redactUrl', async (t) => {
     ['/x?jwt', '/x?jwt'],
   ]
   for (const [input, out] of cases) t.equal(redactUrl(input), out, input)
+})
+
+t.test('ACCESS_LOG: which answers get an access line', async (t) => {
+  for (const status of [200, 204, 302, 304, 399]) {
+    t.ok(accessLineWanted('all', status), `all: ${status}`)
+    t.notOk(accessLineWanted('errors', status), `errors: not ${status}`)
+  }
+  for (const status of [400, 403, 404, 499, 502, 503]) t.ok(accessLineWanted('errors', status), `errors: ${status}`)
+  for (const status of [200, 404, 502]) t.notOk(accessLineWanted('off', status), `off: not ${status}`)
 })
 
 t.test('the logger redacts cookies and authorization wherever they appear', async (t) => {

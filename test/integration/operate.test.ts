@@ -121,6 +121,18 @@ t.test('access lines: one per request, redacted, with timings and bytes', async 
   t.notMatch(stack.logs.join('\n'), new RegExp(new URL(done.location!).searchParams.get('jwt')!.slice(-20)))
 })
 
+t.test('ACCESS_LOG=errors keeps only the lines of failed answers; off keeps none, and both still count every request', async (t) => {
+  for (const mode of ['errors', 'off']) {
+    const stack = await startStack({ env: { ACCESS_LOG: mode } })
+    t.teardown(() => stack.close())
+    await (await request(`${stack.url}/config.js`)).body.dump()
+    await (await request(`${stack.url}/jitsi/nothing-here`)).body.dump()
+    const lines = stack.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === 'access')
+    t.same(lines.map((l) => [l.url, l.status]), mode === 'errors' ? [['/jitsi/nothing-here', 404]] : [], mode)
+    t.match(await stack.app.metrics.text(), /route="proxy",status="200"\} 1/, `${mode}: the metric counts the 200`)
+  }
+})
+
 t.test('TRUSTED_PROXIES: an ingress’s forwarding headers are kept and extended', async (t) => {
   const stack = await startStack({ env: { TRUSTED_PROXIES: '10.0.0.0/8, 127.0.0.1' } })
   t.teardown(() => stack.close())
