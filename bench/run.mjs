@@ -31,7 +31,13 @@ const args = process.argv.slice(2)
 const QUICK = args.includes('--quick')
 const JSON_OUT = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined
 const NODE = args.includes('--node') ? args[args.indexOf('--node') + 1] : process.execPath
-const NODE_VERSION = execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim()
+let NODE_VERSION
+try {
+  NODE_VERSION = execFileSync(NODE ?? '', ['--version'], { encoding: 'utf8' }).trim()
+} catch {
+  console.error(`--node: ${NODE === undefined ? 'give the path of a Node.js binary' : `${NODE} does not run as node (node --version failed)`}`)
+  process.exit(2)
+}
 const DURATION = QUICK ? 2 : 8
 const ROUNDS = QUICK ? 1 : 3
 const CONNECTIONS = 32
@@ -67,6 +73,13 @@ function startProcess(core, cmd, argv, env = {}, ready) {
     p.stderr.on('data', on)
     p.once('exit', (code) => reject(new Error(`${cmd} exited ${code}: ${out.slice(-500)}`)))
   })
+}
+
+/** SIGTERM, and wait until the process has exited (its ports free again). */
+function stop({ p }) {
+  const exited = new Promise((resolve) => p.once('exit', resolve))
+  p.kill('SIGTERM')
+  return exited
 }
 
 const rssMb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
@@ -155,12 +168,10 @@ for (let i = 0; i < STARTS; i++) {
   const rssStart = rssMb(s.p.pid)
   await sleep(2000)
   const rssIdle = rssMb(s.p.pid)
-  const ready = await fetch('http://127.0.0.1:18604/readyz').then((r) => r.status === 200, () => false)
+  const ready = await fetch(`http://${sidecarEnv.ADMIN_LISTEN_ADDRESS}/readyz`).then((r) => r.status === 200, () => false)
   if (!ready) process.stderr.write('warning: the sidecar was not ready (IdP not discovered) when its idle RSS was read\n')
   starts.push({ ms, rssStart, rssIdle, ready })
-  const exited = new Promise((resolve) => s.p.once('exit', resolve))
-  s.p.kill('SIGTERM')
-  await exited
+  await stop(s)
 }
 const emptyServer = "require('node:http').createServer((q, s) => s.end()).listen(18612, '127.0.0.1', () => console.log('listening'))"
 const empties = []
@@ -168,9 +179,7 @@ for (let i = 0; i < STARTS; i++) {
   const s = await startProcess(0, NODE, ['-e', emptyServer], {}, /listening/)
   await sleep(2000)
   empties.push(rssMb(s.p.pid))
-  const exited = new Promise((resolve) => s.p.once('exit', resolve))
-  s.p.kill('SIGTERM')
-  await exited
+  await stop(s)
 }
 const rssEmpty = median(empties)
 const startupMs = Math.round(median(starts.map((s) => s.ms)))
@@ -183,7 +192,7 @@ const sidecarUrl = 'http://127.0.0.1:18603'
 
 const bare = await startProcess(0, process.execPath, [join(root, 'bench/bare-proxy.mjs'), upstream, '18605'], {}, /listening/)
 // The same sidecar with ACCESS_LOG=errors: what the per-request access line costs.
-const quiet = await startProcess(0, NODE, [join(root, 'dist/bundle/cli.mjs'), 'serve'], { ...sidecarEnv, ACCESS_LOG: 'errors', LISTEN_ADDRESS: '127.0.0.1:18613', ADMIN_LISTEN_ADDRESS: '127.0.0.1:18614', PUBLIC_URL: 'http://127.0.0.1:18613' }, /"event":"started"/)
+await startProcess(0, NODE, [join(root, 'dist/bundle/cli.mjs'), 'serve'], { ...sidecarEnv, ACCESS_LOG: 'errors', LISTEN_ADDRESS: '127.0.0.1:18613', ADMIN_LISTEN_ADDRESS: '127.0.0.1:18614', PUBLIC_URL: 'http://127.0.0.1:18613' }, /"event":"started"/)
 const targets = { sidecar: sidecarUrl, 'sidecar ACCESS_LOG=errors': 'http://127.0.0.1:18613', bare: 'http://127.0.0.1:18605' }
 if (HAS_NGINX) targets.nginx = `http://127.0.0.1:${nginxProxyPort}`
 targets.direct = upstream

@@ -5,6 +5,7 @@
  * case an object carrying them is ever logged.
  */
 import { pino, type Logger, type DestinationStream } from 'pino'
+import type { AccessLog } from './config.js'
 
 export type { Logger }
 
@@ -75,13 +76,13 @@ export async function prettyStream(destination?: DestinationStream): Promise<Des
 }
 
 /**
- * Whether a request with this status gets an access line under ACCESS_LOG.
- * `errors` keeps the answers worth a look (4xx, 5xx, and 499 for a client
- * that left): on a busy pod the lines of assets and BOSH polls cost about a
- * tenth of the proxy's CPU.
+ * The lowest status that gets an access line under ACCESS_LOG (Infinity: none),
+ * decided once at start-up. `errors` keeps the answers worth a look (4xx, 5xx,
+ * and 499 for a client that left): on a busy pod the lines of assets and BOSH
+ * polls cost about a tenth of the proxy's CPU.
  */
-export function accessLineWanted(mode: 'all' | 'errors' | 'off', status: number): boolean {
-  return mode === 'all' || (mode === 'errors' && status >= 400)
+export function accessLogFloor(mode: AccessLog): number {
+  return mode === 'all' ? 0 : mode === 'errors' ? 400 : Infinity
 }
 
 /**

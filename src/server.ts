@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream'
 import { AuthFlow } from './auth.js'
 import type { Config } from './config.js'
 import { KeyStore } from './keys.js'
-import { accessLineWanted, redactUrl, unredacted, type Logger } from './log.js'
+import { accessLogFloor, redactUrl, unredacted, type Logger } from './log.js'
 import { Metrics, type RouteClass } from './metrics.js'
 import { OidcClient } from './oidc.js'
 import { createProxy, isTrustedPeer, trustList, type Proxy } from './proxy.js'
@@ -77,6 +77,8 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   }
   // Every field of the access line is built here from safe values (the URL through redactUrl).
   const accessLog = unredacted(log)
+  // Lines from this status up, or none (Infinity): ACCESS_LOG and LOG_LEVEL, decided here once.
+  const accessFrom = accessLog.isLevelEnabled('info') ? accessLogFloor(config.accessLog) : Infinity
   const prefix = auth?.pathPrefix ?? ''
   const cookiePrefix = auth ? OWN_COOKIE_MARK : undefined
 
@@ -91,7 +93,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       // 499: the client went away before the response was complete (nginx's convention).
       const status = res.writableFinished ? res.statusCode : 499
       metrics.countRequest(route, status)
-      if (!accessLineWanted(config.accessLog, status) || !accessLog.isLevelEnabled('info')) return
+      if (status < accessFrom) return
       const at = proxy.upstreamAt(req)
       accessLog.info({
         event: 'access', route, method: req.method, url: redactUrl(req.url ?? ''), status,

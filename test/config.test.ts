@@ -83,6 +83,7 @@ t.test('bad values', async (t) => {
     ['JWT_ALG lowercase', { JWT_ALG: 'hs256' }, /JWT_ALG: must be one of/],
     ['JWT_ALG none', { JWT_ALG: 'none' }, /JWT_ALG: must be one of/],
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }, /LOG_LEVEL: must be one of/],
+    ['ACCESS_LOG', { ACCESS_LOG: 'verbose' }, /ACCESS_LOG: must be one of all, errors, off, got "verbose"/],
     ['secret and file', { JWT_APP_SECRET_FILE: '/x' }, /JWT_APP_SECRET: set either JWT_APP_SECRET or JWT_APP_SECRET_FILE, not both/],
     ['second cookie key short', { COOKIE_SECRET: `${'c'.repeat(32)},short` }, /COOKIE_SECRET: key 2 is 5 bytes/],
     ['JWT_SUBJECT blank', { JWT_SUBJECT: ' ' }, /JWT_SUBJECT: must not be empty/],

@@ -16,7 +16,7 @@ import { readForm } from '../reply.js'
  * demo IdP keeps. oidc-provider's own in-memory store holds 1,000 for the whole process, so 200
  * sign-ins at once lost authorization codes before their exchange ("authorization code not found").
  */
-export const IDP_STORE_MAX = 20_000
+const IDP_STORE_MAX = 20_000
 
 /** oidc-provider's memory adapter over a store of this IdP's own (lru-cache, expiring as the records do). */
 class Store implements MemoryStore {
