@@ -83,6 +83,8 @@ export interface OidcConfig {
   /** `PUBLIC_URL` + `PATH_PREFIX` + `callback`. */
   readonly redirectUri: string
   readonly timeoutMs: number
+  /** How long a fetched JWKS is used before it is fetched again (OIDC_JWKS_REFRESH_SECONDS). */
+  readonly jwksRefreshMs: number
   /** Plain-HTTP issuer allowed (loopback, or OIDC_ALLOW_HTTP=1). */
   readonly allowHttp: boolean
   /** OIDC_USERINFO=1: rules and mappings also read the userinfo response. */
@@ -144,7 +146,7 @@ export const VARIABLES = [
   'PUBLIC_URL', 'UPSTREAM_URL', 'LISTEN_ADDRESS', 'ADMIN_LISTEN_ADDRESS', 'LOG_LEVEL', 'LOG_FORMAT', 'ACCESS_LOG', 'TRUSTED_PROXIES',
   'SHUTDOWN_DELAY_SECONDS', 'SHUTDOWN_TIMEOUT_SECONDS', 'ENABLE_AUTH', 'PATH_PREFIX', 'USE_RULE',
   'OIDC_ISSUER', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'OIDC_SCOPES', 'OIDC_GROUPS_CLAIM',
-  'OIDC_TIMEOUT_SECONDS', 'OIDC_ALLOW_HTTP', 'OIDC_USERINFO', 'GUEST_ACCESS', 'MODERATOR_RULE', 'JWT_FEATURES',
+  'OIDC_TIMEOUT_SECONDS', 'OIDC_JWKS_REFRESH_SECONDS', 'OIDC_ALLOW_HTTP', 'OIDC_USERINFO', 'GUEST_ACCESS', 'MODERATOR_RULE', 'JWT_FEATURES',
   'JWT_APP_ID', 'JWT_APP_SECRET', 'JWT_ALG', 'JWT_PRIVATE_KEY_FILE', 'JWT_KEY_ID', 'JWT_PUBLIC_KEYS_DIR',
   'JWT_KEY_RELOAD_SECONDS', 'JWT_ISSUER', 'JWT_AUDIENCE', 'JWT_SUBJECT', 'JWT_TTL_SECONDS',
   'JWT_ID_ATTRIBUTE', 'JWT_NAME_ATTRIBUTE', 'JWT_MAIL_ATTRIBUTE', 'JWT_AVATAR_ATTRIBUTE', 'JWT_GROUP',
@@ -231,6 +233,7 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
     const scopes = r.string('OIDC_SCOPES', 'openid profile email').trim().split(/\s+/)
     if (!scopes.includes('openid')) problems.push('OIDC_SCOPES: must include openid')
     const timeoutSeconds = r.int('OIDC_TIMEOUT_SECONDS', 10, 1, 120)
+    const jwksRefreshSeconds = r.int('OIDC_JWKS_REFRESH_SECONDS', 600, 1, 86400)
 
     const appId = r.required('JWT_APP_ID')
     const alg = r.string('JWT_ALG', 'HS256') as JwtAlgorithm
@@ -326,6 +329,7 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
           groupsClaim,
           redirectUri: `${publicUrl.origin}${pathPrefix}callback`,
           timeoutMs: timeoutSeconds * 1000,
+          jwksRefreshMs: jwksRefreshSeconds * 1000,
           allowHttp,
           userinfo,
           postLogoutRedirectUri: `${publicUrl.origin}/`,

@@ -36,9 +36,9 @@ export class Logout {
     } else {
       allowed = c.checkLogoutToken(session.sid, new URLSearchParams(query).get('csrf'))
       if (!allowed) {
-        // The button's POST is answered with a redirect to the IdP's end_session_endpoint: the page's CSP must allow it.
-        const formTargets = [this.#d.oidc.endSessionOrigin() ?? this.#d.auth.oidc.issuer.origin]
-        return r.page(req, res, 'LOGOUT_CONFIRM', { nextUrl: action, postFields: { csrf: c.logoutToken(session.sid) }, formTargets })
+        // The button's POST is answered with a redirect to the IdP's end_session_endpoint, and from
+        // there perhaps on through other IdPs: the page's CSP must let the whole chain through.
+        return r.page(req, res, 'LOGOUT_CONFIRM', { nextUrl: action, postFields: { csrf: c.logoutToken(session.sid) }, formLeavesSite: true })
       }
     }
     this.#d.log.info({ event: 'logout', user: session.identity.user.id }, 'signed out')

@@ -4,7 +4,7 @@
  * PKCE/state/nonce, and the code exchange with ID-token validation. All IdP
  * traffic goes through one undici Agent with connect/header/body timeouts.
  */
-import type { FetchImplementation } from 'jose'
+import type { CryptoKey, FetchImplementation, FlattenedJWSInput, JWSHeaderParameters } from 'jose'
 import type * as client from 'openid-client'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -18,6 +18,13 @@ import type { Claims } from './rule.js'
 export const DISCOVERY_RETRY_MS = 2000
 /** The least time between two fetches of the IdP's key set (jose refetches on an unknown kid). */
 const JWKS_COOLDOWN_MS = 1000
+/**
+ * After a failed refetch of the key set, logins verify with the keys of the
+ * last good fetch for this long (or OIDC_JWKS_REFRESH_SECONDS, if shorter)
+ * before the next try: otherwise, while the jwks_uri hangs, every login would
+ * wait out OIDC_TIMEOUT_SECONDS first.
+ */
+const JWKS_STALE_RETRY_MS = 30_000
 /** How far in the future an ID token's iat may be (the IdP's clock ahead of ours). */
 const MAX_CLOCK_SKEW_S = 120
 
@@ -27,7 +34,7 @@ const MAX_CLOCK_SKEW_S = 120
  * the background once it is listening), so none of them is on the start-up path.
  */
 async function importIdpModules() {
-  const [openid, { default: Agent }, { default: { fetch } }, { compactVerify, createRemoteJWKSet, customFetch, errors }] = await Promise.all([
+  const [openid, { default: Agent }, { default: { fetch } }, { compactVerify, createLocalJWKSet, createRemoteJWKSet, customFetch, errors }] = await Promise.all([
     import('openid-client'),
     // undici's Agent and fetch from their own files: its index loads much more (see forward.ts).
     // CommonJS, so taken from `default` (module.exports): in a bundle's lazy chunk that is all there is.
@@ -35,7 +42,7 @@ async function importIdpModules() {
     import('undici/lib/web/fetch/index.js'),
     import('jose'),
   ])
-  return { openid, Agent, fetch, compactVerify, createRemoteJWKSet, customFetch, JOSEError: errors.JOSEError }
+  return { openid, Agent, fetch, compactVerify, createLocalJWKSet, createRemoteJWKSet, customFetch, JOSEError: errors.JOSEError }
 }
 type IdpModules = Awaited<ReturnType<typeof importIdpModules>>
 interface Discovered {
@@ -79,6 +86,7 @@ export interface LoginChecks {
 export class OidcClient {
   readonly #cfg: OidcConfig
   readonly #metrics: Metrics | undefined
+  readonly #onStaleKeys: ((reason: string) => void) | undefined
   /** Made on the first discovery, with the modules it needs. */
   #agent: Agent | undefined
   #fetch: client.CustomFetch | undefined
@@ -88,14 +96,18 @@ export class OidcClient {
   #pending: Promise<Discovered> | undefined
   #lastFailure: { at: number; error: SidecarError } | undefined
   #jwks: ReturnType<IdpModules['createRemoteJWKSet']> | undefined
+  /** Until when (Date.now()) logins use the last good key set without refetching, after a failed refetch. */
+  #staleUntil = 0
   #idTokenAlgs: string[] = []
-  /** From the discovered metadata: endpoints by name (metric labels), the logout host's origin. */
+  /** From the discovered metadata: endpoints by name (metric labels); whether RP-initiated logout is offered. */
   #endpoints: Readonly<Record<string, string | undefined>> = {}
-  #endSessionOrigin: string | undefined
+  #hasEndSession = false
 
-  constructor(cfg: OidcConfig, metrics?: Metrics) {
+  /** `onStaleKeys`: a login was verified with an earlier fetch of the IdP's keys, because refetching failed. */
+  constructor(cfg: OidcConfig, metrics?: Metrics, onStaleKeys?: (reason: string) => void) {
     this.#cfg = cfg
     this.#metrics = metrics
+    this.#onStaleKeys = onStaleKeys
   }
 
   /** The fetch for all IdP traffic: undici's, through one Agent with timeouts, timed for the metrics. */
@@ -163,13 +175,13 @@ export class OidcClient {
         timeoutDuration: cfg.timeoutMs,
         // After a signing-key rotation the first token with the new kid refetches within seconds.
         cooldownDuration: JWKS_COOLDOWN_MS,
-        cacheMaxAge: 10 * 60_000,
+        cacheMaxAge: cfg.jwksRefreshMs,
         [customFetch]: this.#fetch as unknown as FetchImplementation,
       })
       this.#idTokenAlgs = algs
       // Kept from the metadata once: serverMetadata() clones it on every call.
       this.#endpoints = meta as Readonly<Record<string, string | undefined>>
-      this.#endSessionOrigin = meta.end_session_endpoint === undefined ? undefined : originOf(meta.end_session_endpoint)
+      this.#hasEndSession = meta.end_session_endpoint !== undefined && URL.canParse(meta.end_session_endpoint)
       this.#discovered = { configuration, idp: modules }
       this.#lastFailure = undefined
       return this.#discovered
@@ -241,7 +253,7 @@ export class OidcClient {
     const { compactVerify, JOSEError } = idp
     try {
       // The signature only: openid-client has checked the claims, with its clock tolerance.
-      await compactVerify(idToken, this.#jwks!, { algorithms: this.#idTokenAlgs })
+      await compactVerify(idToken, (header, token) => this.#key(idp, header, token), { algorithms: this.#idTokenAlgs })
     } catch (err) {
       // A kid we have not seen: the IdP may have rotated since the last fetch (within the cooldown).
       if (retry && err instanceof JOSEError && err.code === 'ERR_JWKS_NO_MATCHING_KEY') {
@@ -257,6 +269,40 @@ export class OidcClient {
   }
 
   /**
+   * The key for an ID token: from jose's remote key set, which refetches the
+   * set when it is older than OIDC_JWKS_REFRESH_SECONDS or lacks the kid. When
+   * that refetch fails (the jwks_uri down, slow or answering garbage) while the
+   * IdP's other endpoints work, the keys of the last good fetch still verify,
+   * as oauth2-proxy's go-oidc keeps them: an unavailable key endpoint must not
+   * stop every login. A kid those keys lack still fails as the IdP's outage.
+   */
+  async #key(idp: IdpModules, header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey> {
+    const remote = this.#jwks!
+    const last = remote.jwks()
+    if (last !== undefined && !remote.fresh && Date.now() < this.#staleUntil) {
+      try {
+        return await idp.createLocalJWKSet(last)(header, token)
+      } catch {
+        // a kid they lack: perhaps the IdP has rotated, so ask it again
+      }
+    }
+    try {
+      return await remote(header, token)
+    } catch (err) {
+      if (last === undefined || !isFetchFailure(idp, err)) throw err
+      this.#staleUntil = Date.now() + Math.min(JWKS_STALE_RETRY_MS, this.#cfg.jwksRefreshMs)
+      let key
+      try {
+        key = await idp.createLocalJWKSet(last)(header, token)
+      } catch {
+        throw err // e.g. a kid the earlier keys lack: the IdP's outage decides
+      }
+      this.#onStaleKeys?.(err instanceof idp.JOSEError ? `${err.code}: ${err.message}` : toSidecarError(err, 'ID token keys').message)
+      return key
+    }
+  }
+
+  /**
    * The IdP's RP-initiated logout URL (OpenID Connect RP-Initiated Logout),
    * or undefined when the IdP publishes no end_session_endpoint or cannot be
    * reached. Without an ID token the client_id identifies us.
@@ -268,16 +314,11 @@ export class OidcClient {
     } catch {
       return undefined
     }
-    if (this.#endSessionOrigin === undefined) return undefined
+    if (!this.#hasEndSession) return undefined
     const params: Record<string, string> = { post_logout_redirect_uri: this.#cfg.postLogoutRedirectUri }
     if (idToken !== undefined) params.id_token_hint = idToken
     else params.client_id = this.#cfg.clientId
     return discovered.idp.openid.buildEndSessionUrl(discovered.configuration, params).href
-  }
-
-  /** The origin of the IdP's end_session_endpoint, once discovered (no network). */
-  endSessionOrigin(): string | undefined {
-    return this.#endSessionOrigin
   }
 
 
@@ -285,6 +326,12 @@ export class OidcClient {
     this.#closed = true
     await this.#agent?.close()
   }
+}
+
+/** A failure to fetch the key set, as opposed to a key set that does not fit the token. */
+function isFetchFailure(idp: IdpModules, err: unknown): boolean {
+  if (!(err instanceof idp.JOSEError)) return true // the fetch itself failed (connection refused, reset)
+  return err.code === 'ERR_JWKS_TIMEOUT' || err.code === 'ERR_JOSE_GENERIC' || err.code === 'ERR_JWKS_INVALID'
 }
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'OAUTH_TIMEOUT', 'ETIMEDOUT'])
@@ -337,10 +384,3 @@ function safe(value: string): string {
   return /^[\x20-\x21\x23-\x5b\x5d-\x7e]{1,64}$/.test(value) ? value : '(unprintable)'
 }
 
-function originOf(url: string): string | undefined {
-  try {
-    return new URL(url).origin
-  } catch {
-    return undefined
-  }
-}

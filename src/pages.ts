@@ -235,13 +235,14 @@ export function negotiateLanguage(header: string | undefined, available: readonl
 
 /**
  * The pages' Content-Security-Policy: nothing external loads, nothing frames
- * them, forms post only to this site. `formTargets` are origins a form's POST
- * may be redirected to: browsers apply form-action to every redirect after a
- * form submission (Chromium blocks the logout's hop to the IdP otherwise).
+ * them, forms post only to this site. Browsers apply form-action to every
+ * redirect after a form's submission too, so a form whose answer is a
+ * redirect chain we do not control (the logout's, through the IdP and any IdP
+ * it federates with) gets none: `formLeavesSite`. Such a page holds only a
+ * fixed form of ours, and a list of origins could never name the whole chain.
  */
-export function contentSecurityPolicy(formTargets: readonly string[] = []): string {
-  const formAction = ["'self'", ...formTargets].join(' ')
-  return `default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action ${formAction}; frame-ancestors 'none'`
+export function contentSecurityPolicy(formLeavesSite = false): string {
+  return `default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; ${formLeavesSite ? '' : "form-action 'self'; "}frame-ancestors 'none'`
 }
 
 /** Sent with every page: nothing external may load, nothing may frame it. */

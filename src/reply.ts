@@ -15,8 +15,8 @@ export interface PageReply {
   readonly nextUrl?: string | undefined
   /** Makes the next step a POST form with these hidden fields. */
   readonly postFields?: Readonly<Record<string, string>> | undefined
-  /** Origins the form's POST may be redirected on to (CSP form-action covers redirects in Chromium). */
-  readonly formTargets?: readonly string[] | undefined
+  /** The form's POST is answered by redirects off this site (no CSP form-action: see contentSecurityPolicy). */
+  readonly formLeavesSite?: boolean | undefined
   /** Operator detail for the log line; never shown. */
   readonly detail?: string | undefined
   readonly setCookies?: string[] | undefined
@@ -58,7 +58,7 @@ export class Replies {
       ...(opts.postFields ? { postFields: opts.postFields } : {}),
     })
     const headers: Record<string, string | string[]> = { ...PAGE_HEADERS, 'content-language': lang, 'content-length': String(Buffer.byteLength(html)) }
-    if (opts.formTargets) headers['content-security-policy'] = contentSecurityPolicy(opts.formTargets)
+    if (opts.formLeavesSite) headers['content-security-policy'] = contentSecurityPolicy(true)
     if (opts.setCookies && opts.setCookies.length > 0) headers['set-cookie'] = opts.setCookies
     if (opts.allow !== undefined) headers.allow = opts.allow
     res.writeHead(pageStatus(name), headers)

@@ -57,7 +57,13 @@ export interface E2eStack {
   close(): Promise<void>
 }
 
-export async function startE2eStack(opts: { idpDown?: boolean } = {}): Promise<E2eStack> {
+export interface E2eStackOptions {
+  readonly idpDown?: boolean
+  /** Runs before the sidecar starts (and discovers the IdP): e.g. to rewrite the IdP's answers. */
+  readonly beforeStart?: (idp: Idp) => void
+}
+
+export async function startE2eStack(opts: E2eStackOptions = {}): Promise<E2eStack> {
   // The sidecar's listener comes first, so PUBLIC_URL and the IdP's redirect URI can name its port.
   const server: Server = createServer({ keepAliveTimeout: 65_000 })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -66,6 +72,7 @@ export async function startE2eStack(opts: { idpDown?: boolean } = {}): Promise<E
   const jitsi = await startStandIn()
   const idp = await startIdp({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${url}/jitsi/callback`], postLogoutRedirectUris: [`${url}/`] })
   if (opts.idpDown) await idp.close()
+  opts.beforeStart?.(idp)
   const config = loadConfig({
     PUBLIC_URL: url,
     UPSTREAM_URL: jitsi.url,

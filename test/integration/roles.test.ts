@@ -176,8 +176,8 @@ t.test('logout: confirmation, anti-forgery, RP-initiated logout at the IdP', asy
   const csrf = /name="csrf" value="([^"]+)"/.exec(confirm.body)?.[1]
   t.ok(csrf, 'the form carries the anti-forgery value')
   t.ok(b.cookies(stack.url).has('jos_session'), 'a plain GET signs nobody out')
-  const endSession = new URL((await stack.app.oidc!.configuration()).serverMetadata().end_session_endpoint!).origin
-  t.match(confirm.headers['content-security-policy'], `form-action 'self' ${endSession};`, "the button's POST may be redirected on to the end_session_endpoint")
+  t.notMatch(confirm.headers['content-security-policy'], /form-action/, "the button's POST may be redirected on to the end_session_endpoint and wherever that sends the browser")
+  t.match(confirm.headers['content-security-policy'], /default-src 'none'/, 'otherwise as strict as every page')
 
   const evil = await b.fetch(`${stack.url}/jitsi/logout`, { method: 'POST', headers: { origin: 'https://evil.example', 'content-type': 'application/x-www-form-urlencoded' }, body: '' })
   t.equal(evil.status, 403)
@@ -212,7 +212,7 @@ t.test('logout: confirmation, anti-forgery, RP-initiated logout at the IdP', asy
   t.equal(put.status, 405)
 })
 
-t.test('an end_session_endpoint on another origin: the sign-out form may continue there, not to the issuer', async (t) => {
+t.test('an end_session_endpoint on another origin: the sign-out POST continues there', async (t) => {
   const stack = await stackWith(t, {})
   // The discovery document names another host for logout (as IdPs behind a separate logout host do).
   rewriteIdpAnswers(stack.idp, '/.well-known/openid-configuration', (body) => {
@@ -221,9 +221,7 @@ t.test('an end_session_endpoint on another origin: the sign-out form may continu
   const b = new Browser()
   await signIn(stack, b, '/MyRoom', 'alice')
   const confirm = await b.fetch(`${stack.url}/jitsi/logout`)
-  const csp = String(confirm.headers['content-security-policy'])
-  t.match(csp, "form-action 'self' https://logout.example.org;")
-  t.notMatch(csp, stack.idp.issuer, 'the issuer itself is not a form target')
+  t.notMatch(String(confirm.headers['content-security-policy']), /form-action/, 'no form-action to stop the chain')
   const csrf = /name="csrf" value="([^"]+)"/.exec(confirm.body)![1]!
   const out = await b.fetch(`${stack.url}/jitsi/logout`, { method: 'POST', headers: { origin: stack.url, 'content-type': 'application/x-www-form-urlencoded' }, body: `csrf=${csrf}` })
   t.equal(new URL(out.location!).origin, 'https://logout.example.org', 'the POST is answered with that origin')
