@@ -3,7 +3,8 @@
  * `npm run bench`: the sidecar against the alternatives on this machine, in
  * one run. Starts a real upstream (Debian's nginx serving a jitsi-web-like
  * tree when nginx is installed, otherwise a Node static server), the built
- * sidecar, a bare http-proxy proxy and, where nginx exists, an nginx reverse
+ * sidecar, a bare http-proxy proxy, a bare undici forwarder (the ceiling for
+ * the sidecar's own forwarding) and, where nginx exists, an nginx reverse
  * proxy, all on loopback; drives them with wrk (or a built-in Node load
  * generator when wrk is absent), alternating targets round by round and
  * reporting medians, so ratios survive a noisy machine. Pins the proxy under
@@ -191,9 +192,12 @@ const sidecar = await startProcess(0, NODE, [join(root, 'dist/bundle/cli.mjs'), 
 const sidecarUrl = 'http://127.0.0.1:18603'
 
 const bare = await startProcess(0, process.execPath, [join(root, 'bench/bare-proxy.mjs'), upstream, '18605'], {}, /listening/)
+// The ceiling for any forwarder built on undici: its pool and handler API with nothing around them,
+// on the sidecar's Node.
+await startProcess(0, NODE, [join(root, 'bench/bare-undici.mjs'), upstream, '18615'], {}, /listening/)
 // The same sidecar with ACCESS_LOG=errors: what the per-request access line costs.
 await startProcess(0, NODE, [join(root, 'dist/bundle/cli.mjs'), 'serve'], { ...sidecarEnv, ACCESS_LOG: 'errors', LISTEN_ADDRESS: '127.0.0.1:18613', ADMIN_LISTEN_ADDRESS: '127.0.0.1:18614', PUBLIC_URL: 'http://127.0.0.1:18613' }, /"event":"started"/)
-const targets = { sidecar: sidecarUrl, 'sidecar ACCESS_LOG=errors': 'http://127.0.0.1:18613', bare: 'http://127.0.0.1:18605' }
+const targets = { sidecar: sidecarUrl, 'sidecar ACCESS_LOG=errors': 'http://127.0.0.1:18613', bare: 'http://127.0.0.1:18605', undici: 'http://127.0.0.1:18615' }
 if (HAS_NGINX) targets.nginx = `http://127.0.0.1:${nginxProxyPort}`
 targets.direct = upstream
 
@@ -247,9 +251,9 @@ async function load(url, kase) {
 }
 
 const CASES = [
-  { name: '20 KB page', path: '/libs/page', targets: ['sidecar', 'sidecar ACCESS_LOG=errors', 'bare', 'nginx', 'direct'] },
-  { name: '1 MB asset', path: '/libs/app.bundle.min.js', targets: ['sidecar', 'bare', 'nginx', 'direct'] },
-  { name: 'BOSH POST', path: '/http-bind', script: luaPost, method: 'POST', body: "<body rid='1' sid='x' xmlns='http://jabber.org/protocol/httpbind'/>", headers: { 'content-type': 'text/xml' }, targets: ['sidecar', 'sidecar ACCESS_LOG=errors', 'bare', 'nginx', 'direct'] },
+  { name: '20 KB page', path: '/libs/page', targets: ['sidecar', 'sidecar ACCESS_LOG=errors', 'undici', 'bare', 'nginx', 'direct'] },
+  { name: '1 MB asset', path: '/libs/app.bundle.min.js', targets: ['sidecar', 'undici', 'bare', 'nginx', 'direct'] },
+  { name: 'BOSH POST', path: '/http-bind', script: luaPost, method: 'POST', body: "<body rid='1' sid='x' xmlns='http://jabber.org/protocol/httpbind'/>", headers: { 'content-type': 'text/xml' }, targets: ['sidecar', 'sidecar ACCESS_LOG=errors', 'undici', 'bare', 'nginx', 'direct'] },
   { name: 'room load with session (token re-mint redirect)', path: '/BenchRoom', script: luaRoom, headers: { cookie: `${codec.sessionName}=${session}`, accept: 'text/html', 'sec-fetch-mode': 'navigate' }, targets: ['sidecar'] },
 ]
 
@@ -371,6 +375,8 @@ const ratios = {}
 const ratio = (a, b) => (a && b ? Math.round((a / b) * 100) / 100 : null)
 for (const c of ['20 KB page', '1 MB asset', 'BOSH POST']) {
   ratios[`${c}: sidecar / bare http-proxy`] = ratio(find(c, 'sidecar')?.rps, find(c, 'bare')?.rps)
+  ratios[`${c}: sidecar / bare undici`] = ratio(find(c, 'sidecar')?.rps, find(c, 'undici')?.rps)
+  if (HAS_NGINX) ratios[`${c}: bare undici / nginx proxy`] = ratio(find(c, 'undici')?.rps, find(c, 'nginx')?.rps)
   if (HAS_NGINX) ratios[`${c}: sidecar / nginx proxy`] = ratio(find(c, 'sidecar')?.rps, find(c, 'nginx')?.rps)
   const q = find(c, 'sidecar ACCESS_LOG=errors')
   if (q && HAS_NGINX) ratios[`${c}: sidecar with ACCESS_LOG=errors / nginx proxy`] = ratio(q.rps, find(c, 'nginx')?.rps)
@@ -382,11 +388,12 @@ const report = { machine: `${(await import('node:os')).cpus().length} cores, nod
 
 const pad = (s, n) => String(s).padEnd(n)
 console.log(`\njitsi-oidc-sidecar benchmark — sidecar on Node ${NODE_VERSION}; upstream: ${upstreamKind}; load: ${report.load_generator}; ${ROUNDS} round(s) of ${DURATION} s, medians${HAS_TASKSET ? '; proxy on core 0, load and upstream on core 1' : ''}\n`)
-console.log(`${pad('case', 64)}${pad('req/s', 10)}${pad('p50 ms', 10)}${pad('p99 ms', 10)}${pad('× bare', 8)}${pad('× nginx', 8)}`)
+console.log(`${pad('case', 64)}${pad('req/s', 10)}${pad('p50 ms', 10)}${pad('p99 ms', 10)}${pad('× bare', 8)}${pad('× undici', 10)}${pad('× nginx', 8)}`)
 for (const r of results) {
   const b = find(r.case, 'bare')
+  const u = find(r.case, 'undici')
   const n = find(r.case, 'nginx')
-  console.log(`${pad(r.name, 64)}${pad(r.rps, 10)}${pad(r.p50_ms.toFixed(2), 10)}${pad(r.p99_ms.toFixed(2), 10)}${pad(b && r.case !== 'latency at half rate' ? ratio(r.rps, b.rps) : '', 8)}${pad(n ? ratio(r.rps, n.rps) : '', 8)}${r.errors ? ` errors: ${r.errors}` : ''}`)
+  console.log(`${pad(r.name, 64)}${pad(r.rps, 10)}${pad(r.p50_ms.toFixed(2), 10)}${pad(r.p99_ms.toFixed(2), 10)}${pad(b && r.case !== 'latency at half rate' ? ratio(r.rps, b.rps) : '', 8)}${pad(u ? ratio(r.rps, u.rps) : '', 10)}${pad(n ? ratio(r.rps, n.rps) : '', 8)}${r.errors ? ` errors: ${r.errors}` : ''}`)
 }
 console.log('\nratios:', JSON.stringify(ratios, null, 1))
 console.log('memory:', JSON.stringify(memory), ` start to listening: ${startupMs} ms (median of ${STARTS} starts)`)
