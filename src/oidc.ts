@@ -4,7 +4,7 @@
  * PKCE/state/nonce, and the code exchange with ID-token validation. All IdP
  * traffic goes through one undici Agent with connect/header/body timeouts.
  */
-import type { CryptoKey, FetchImplementation, FlattenedJWSInput, JWSHeaderParameters } from 'jose'
+import type { CryptoKey, ExportedJWKSCache, FetchImplementation, FlattenedJWSInput, JWSHeaderParameters } from 'jose'
 import type * as client from 'openid-client'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -19,12 +19,13 @@ export const DISCOVERY_RETRY_MS = 2000
 /** The least time between two fetches of the IdP's key set (jose refetches on an unknown kid). */
 const JWKS_COOLDOWN_MS = 1000
 /**
- * After a failed refetch of the key set, logins verify with the keys of the
- * last good fetch for this long (or OIDC_JWKS_REFRESH_SECONDS, if shorter)
- * before the next try: otherwise, while the jwks_uri hangs, every login would
- * wait out OIDC_TIMEOUT_SECONDS first.
+ * Once the key set is older than OIDC_JWKS_REFRESH_SECONDS, a login whose kid
+ * it knows is verified with it at once while the set is fetched again in the
+ * background, at most this often (or once per refresh interval, if shorter).
  */
-const JWKS_STALE_RETRY_MS = 30_000
+const JWKS_REFRESH_RETRY_MS = 30_000
+/** Keys fetched longer ago than this are not used while the jwks_uri fails: a withdrawn key must stop working some time. */
+const JWKS_STALE_MAX_MS = 24 * 3600_000
 /** How far in the future an ID token's iat may be (the IdP's clock ahead of ours). */
 const MAX_CLOCK_SKEW_S = 120
 
@@ -34,7 +35,7 @@ const MAX_CLOCK_SKEW_S = 120
  * the background once it is listening), so none of them is on the start-up path.
  */
 async function importIdpModules() {
-  const [openid, { default: Agent }, { default: { fetch } }, { compactVerify, createLocalJWKSet, createRemoteJWKSet, customFetch, errors }] = await Promise.all([
+  const [openid, { default: Agent }, { default: { fetch } }, { compactVerify, createLocalJWKSet, createRemoteJWKSet, customFetch, jwksCache, errors }] = await Promise.all([
     import('openid-client'),
     // undici's Agent and fetch from their own files: its index loads much more (see forward.ts).
     // CommonJS, so taken from `default` (module.exports): in a bundle's lazy chunk that is all there is.
@@ -42,9 +43,10 @@ async function importIdpModules() {
     import('undici/lib/web/fetch/index.js'),
     import('jose'),
   ])
-  return { openid, Agent, fetch, compactVerify, createLocalJWKSet, createRemoteJWKSet, customFetch, JOSEError: errors.JOSEError }
+  return { openid, Agent, fetch, compactVerify, createLocalJWKSet, createRemoteJWKSet, customFetch, jwksCache, JOSEError: errors.JOSEError }
 }
 type IdpModules = Awaited<ReturnType<typeof importIdpModules>>
+type RemoteKeys = ReturnType<IdpModules['createRemoteJWKSet']>
 interface Discovered {
   readonly configuration: client.Configuration
   readonly idp: IdpModules
@@ -95,15 +97,19 @@ export class OidcClient {
   #discovered: Discovered | undefined
   #pending: Promise<Discovered> | undefined
   #lastFailure: { at: number; error: SidecarError } | undefined
-  #jwks: ReturnType<IdpModules['createRemoteJWKSet']> | undefined
-  /** Until when (Date.now()) logins use the last good key set without refetching, after a failed refetch. */
-  #staleUntil = 0
+  #jwks: RemoteKeys | undefined
+  /** Where jose records the last good fetch of the key set (its JSON and when it came). */
+  #jwksFetched: ExportedJWKSCache | Record<string, never> = {}
+  /** The key set of that fetch, for verifying while a refetch runs or fails. */
+  #lastKeys: { readonly uat: number; readonly set: ReturnType<IdpModules['createLocalJWKSet']> } | undefined
+  /** No background refetch before this time (Date.now()). */
+  #nextRefetch = 0
   #idTokenAlgs: string[] = []
   /** From the discovered metadata: endpoints by name (metric labels); whether RP-initiated logout is offered. */
   #endpoints: Readonly<Record<string, string | undefined>> = {}
   #hasEndSession = false
 
-  /** `onStaleKeys`: a login was verified with an earlier fetch of the IdP's keys, because refetching failed. */
+  /** `onStaleKeys`: refetching the IdP's key set failed; logins are verified with the keys fetched before. */
   constructor(cfg: OidcConfig, metrics?: Metrics, onStaleKeys?: (reason: string) => void) {
     this.#cfg = cfg
     this.#metrics = metrics
@@ -151,7 +157,7 @@ export class OidcClient {
     const cfg = this.#cfg
     try {
       const modules = await loadIdpModules()
-      const { openid, createRemoteJWKSet, customFetch } = modules
+      const { openid, createRemoteJWKSet, customFetch, jwksCache } = modules
       if (this.#closed) throw new SidecarError('IDP_UNAVAILABLE', 'discovery: the client is closed')
       this.#fetch ??= this.#makeFetch(modules)
       const configuration = await openid.discovery(
@@ -177,6 +183,7 @@ export class OidcClient {
         cooldownDuration: JWKS_COOLDOWN_MS,
         cacheMaxAge: cfg.jwksRefreshMs,
         [customFetch]: this.#fetch as unknown as FetchImplementation,
+        [jwksCache]: this.#jwksFetched,
       })
       this.#idTokenAlgs = algs
       // Kept from the metadata once: serverMetadata() clones it on every call.
@@ -269,37 +276,37 @@ export class OidcClient {
   }
 
   /**
-   * The key for an ID token: from jose's remote key set, which refetches the
-   * set when it is older than OIDC_JWKS_REFRESH_SECONDS or lacks the kid. When
-   * that refetch fails (the jwks_uri down, slow or answering garbage) while the
-   * IdP's other endpoints work, the keys of the last good fetch still verify,
-   * as oauth2-proxy's go-oidc keeps them: an unavailable key endpoint must not
-   * stop every login. A kid those keys lack still fails as the IdP's outage.
+   * The key for an ID token, from jose's remote key set, which fetches the set
+   * when it has none, when it is older than OIDC_JWKS_REFRESH_SECONDS, or when
+   * it lacks the token's kid (an IdP key rotation). Once it is older, a token
+   * whose kid it knows is verified with it at once and the set is refetched
+   * in the background: so a jwks_uri that fails or hangs while the rest of the
+   * IdP works neither stops logins nor makes each wait out the timeout (as
+   * go-oidc in oauth2-proxy keeps its keys), for up to a day after the last
+   * good fetch. A kid those keys lack still waits for the IdP, and fails with it.
    */
   async #key(idp: IdpModules, header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey> {
     const remote = this.#jwks!
-    const last = remote.jwks()
-    if (last !== undefined && !remote.fresh && Date.now() < this.#staleUntil) {
+    const fetched = this.#jwksFetched
+    if (!remote.fresh && 'uat' in fetched && Date.now() - fetched.uat < JWKS_STALE_MAX_MS) {
+      this.#refetchInBackground(idp, remote)
+      if (this.#lastKeys?.uat !== fetched.uat) this.#lastKeys = { uat: fetched.uat, set: idp.createLocalJWKSet(fetched.jwks) }
       try {
-        return await idp.createLocalJWKSet(last)(header, token)
+        return await this.#lastKeys.set(header, token)
       } catch {
-        // a kid they lack: perhaps the IdP has rotated, so ask it again
+        // a kid they lack: ask the IdP now (below)
       }
     }
-    try {
-      return await remote(header, token)
-    } catch (err) {
-      if (last === undefined || !isFetchFailure(idp, err)) throw err
-      this.#staleUntil = Date.now() + Math.min(JWKS_STALE_RETRY_MS, this.#cfg.jwksRefreshMs)
-      let key
-      try {
-        key = await idp.createLocalJWKSet(last)(header, token)
-      } catch {
-        throw err // e.g. a kid the earlier keys lack: the IdP's outage decides
-      }
+    return remote(header, token)
+  }
+
+  #refetchInBackground(idp: IdpModules, remote: RemoteKeys): void {
+    const now = Date.now()
+    if (now < this.#nextRefetch) return
+    this.#nextRefetch = now + Math.min(JWKS_REFRESH_RETRY_MS, this.#cfg.jwksRefreshMs)
+    remote.reload().catch((err: unknown) => {
       this.#onStaleKeys?.(err instanceof idp.JOSEError ? `${err.code}: ${err.message}` : toSidecarError(err, 'ID token keys').message)
-      return key
-    }
+    })
   }
 
   /**
@@ -326,12 +333,6 @@ export class OidcClient {
     this.#closed = true
     await this.#agent?.close()
   }
-}
-
-/** A failure to fetch the key set, as opposed to a key set that does not fit the token. */
-function isFetchFailure(idp: IdpModules, err: unknown): boolean {
-  if (!(err instanceof idp.JOSEError)) return true // the fetch itself failed (connection refused, reset)
-  return err.code === 'ERR_JWKS_TIMEOUT' || err.code === 'ERR_JOSE_GENERIC' || err.code === 'ERR_JWKS_INVALID'
 }
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'OAUTH_TIMEOUT', 'ETIMEDOUT'])
