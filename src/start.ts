@@ -68,6 +68,8 @@ function listenOn(server: Server, address: ListenAddress): Promise<number> {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+/** While stopping, how often connections that have become idle are closed. */
+const IDLE_SWEEP_MS = 100
 
 export async function start(config: Config, log: Logger): Promise<Running> {
   // Default process metrics are registered once listening (below): none of them is needed to serve.
@@ -98,9 +100,14 @@ export async function start(config: Config, log: Logger): Promise<Running> {
         const { delayMs, timeoutMs } = config.shutdown
         lifecycle.shuttingDown = true
         log.info({ event: 'shutdown_started', delayMs, timeoutMs }, 'shutting down: not ready; still serving while endpoints update')
+        // Every answer from now on closes its connection: Node keeps kept-alive connections open after
+        // close() (the clients', a load balancer's: 65 s), and the stop would wait for them until the timeout.
+        server.prependListener('request', (_req, res) => res.setHeader('connection', 'close'))
         await sleep(delayMs)
         const closed = new Promise<void>((resolve) => server.close(() => resolve()))
         server.closeIdleConnections()
+        // Requests that began before the stop were answered keep-alive: their connections close once idle.
+        const idle = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS)
         app.closeUpgraded()
         const timer = setTimeout(() => {
           log.warn({ event: 'shutdown_timeout' }, 'in-flight requests did not finish in time; closing them')
@@ -108,6 +115,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
         }, timeoutMs)
         await closed
         clearTimeout(timer)
+        clearInterval(idle)
         await new Promise<void>((resolve) => {
           admin.close(() => resolve())
           admin.closeAllConnections()

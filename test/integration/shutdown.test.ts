@@ -5,6 +5,9 @@
  * signal ends the process at once.
  */
 import t from 'tap'
+import { once } from 'node:events'
+import http from 'node:http'
+import type { Socket } from 'node:net'
 import { request } from 'undici'
 import WebSocket from 'ws'
 import { finish, run, waitForOutput } from '../fixtures/process.js'
@@ -82,4 +85,40 @@ t.test('a second signal stops at once', async (t) => {
   const { code } = await result
   t.equal(code, 1)
   t.ok(Date.now() - signalled < 2000)
+})
+
+t.test('kept-alive connections close once answered: the stop waits for requests, not for idle clients', async (t) => {
+  const upstream = await startUpstream()
+  t.teardown(() => upstream.close())
+  const p = run(['serve'], env(upstream.url, { SHUTDOWN_DELAY_SECONDS: '1', SHUTDOWN_TIMEOUT_SECONDS: '20' }))
+  const result = finish(p)
+  const [, port] = await waitForOutput(p, /listening on 127\.0\.0\.1:(\d+)/)
+  // A client that keeps idle connections open for ever, as a browser or a load balancer may.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 })
+  t.teardown(() => agent.destroy())
+  const sockets = new Set<Socket>()
+  const get = (path: string) => new Promise<{ status: number; connection: string | undefined; body: string }>((resolve, reject) => {
+    const req = http.get(`http://127.0.0.1:${port}${path}`, { agent }, (res) => {
+      let body = ''
+      res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body }))
+    })
+    req.once('socket', (socket) => sockets.add(socket))
+    req.once('error', reject)
+  })
+  const before = await get('/config.js')
+  t.equal(before.connection, 'keep-alive', 'before the stop: kept alive')
+  const inFlight = get('/slow?ms=1500') // begun before the stop, answered after it
+  await new Promise((r) => setTimeout(r, 100))
+  p.kill('SIGTERM')
+  await new Promise((r) => setTimeout(r, 200))
+  const during = await get('/config.js')
+  t.equal(during.status, 200, 'still serving during the delay')
+  t.equal(during.connection, 'close', 'answers during the stop close their connection')
+  t.same((await inFlight).body, 'slow done', 'the in-flight request finished')
+  t.equal(sockets.size, 2, 'two connections: the in-flight one and one reused')
+  await Promise.all([...sockets].map((socket) => (socket.destroyed ? undefined : once(socket, 'close'))))
+  t.pass('the sidecar closed every connection the client left open')
+  const { code, stdout } = await result
+  t.equal(code, 0)
+  t.notMatch(stdout, /"event":"shutdown_timeout"/, 'no connection waited for the timeout')
 })
