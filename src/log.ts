@@ -54,14 +54,21 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
 const MAX_PENDING_LOG_BYTES = 16 * 1024 * 1024
 
 /**
- * Writes out what the logger holds, then exits. The pending lines go out
- * asynchronously first: at exit pino flushes synchronously, and sonic-boom's
- * synchronous flush retries a write to a closed pipe forever. A stuck
- * standard output cannot hold the exit for more than `waitMs`.
+ * Writes out what the logger holds, then exits, within `waitMs` whatever
+ * standard output does. pino's exit hook would then flush synchronously, and
+ * sonic-boom's synchronous flush retries a failing write for ever: a full pipe
+ * (a stalled log reader) or a closed one held the process, deaf to signals.
+ * So the exit disarms it; what the asynchronous flush could not write by
+ * then is given up.
  */
 export function flushAndExit(log: Logger, code: number, waitMs = 1000): void {
-  setTimeout(() => process.exit(code), waitMs).unref()
-  log.flush(() => process.exit(code))
+  const exit = () => {
+    const out = (log as unknown as Record<symbol, { flushSync?: () => void } | undefined>)[pino.symbols.streamSym]
+    if (typeof out?.flushSync === 'function') out.flushSync = () => {}
+    process.exit(code)
+  }
+  setTimeout(exit, waitMs).unref()
+  log.flush(exit)
 }
 
 /**

@@ -8,7 +8,7 @@ import t from 'tap'
 import { once } from 'node:events'
 import http from 'node:http'
 import type { Socket } from 'node:net'
-import { request } from 'undici'
+import { Pool, request } from 'undici'
 import WebSocket from 'ws'
 import { finish, run, waitForOutput } from '../fixtures/process.js'
 import { startUpstream } from '../fixtures/upstream.js'
@@ -122,3 +122,31 @@ t.test('kept-alive connections close once answered: the stop waits for requests,
   t.equal(code, 0)
   t.notMatch(stdout, /"event":"shutdown_timeout"/, 'no connection waited for the timeout')
 })
+
+for (const output of ['stalled', 'closed'] as const) {
+  t.test(`a ${output} standard output does not hold the exit`, async (t) => {
+    const upstream = await startUpstream()
+    t.teardown(() => upstream.close())
+    const p = run(['serve'], env(upstream.url, { SHUTDOWN_DELAY_SECONDS: '0', LOG_LEVEL: 'info' }))
+    t.teardown(() => p.kill('SIGKILL'))
+    const exited = new Promise<number | null>((resolve) => p.once('exit', (code) => resolve(code)))
+    const [, port] = await waitForOutput(p, /listening on 127\.0\.0\.1:(\d+)/)
+    // Nobody reads the logs any more (a stalled log collector): the pipe fills with access lines.
+    p.stdout!.pause()
+    const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 16 })
+    t.teardown(() => pool.destroy())
+    for (let sent = 0; sent < 3000; sent += 100) {
+      await Promise.all(Array.from({ length: 100 }, () => pool.request({ path: '/config.js', method: 'GET' }).then((r) => r.body.dump())))
+    }
+    await pool.close()
+    p.kill('SIGTERM')
+    if (output === 'closed') {
+      // The collector goes away with lines still waiting: every further write fails (EPIPE).
+      await new Promise((r) => setTimeout(r, 50))
+      p.stdout!.destroy()
+    }
+    const code = await Promise.race([exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 8000))])
+    t.not(code, 'running', 'the process exited (the log flush gives up after a second)')
+    t.equal(code, 0, 'as a stop, status 0')
+  })
+}
