@@ -33,6 +33,10 @@ export const REDACT_PATHS = [
  * For LOG_FORMAT=pretty the destination is prettyStream().
  */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
+  // Makes fd 1 non-blocking, as Node does for a pipe once process.stdout exists: on a blocking fd a
+  // write to a full pipe (a stalled log reader) blocks a libuv thread, and process.exit waits for it
+  // for ever. Non-blocking, sonic-boom gets EAGAIN and retries later, and the exit can happen.
+  if (destination === undefined) void process.stdout.fd
   const out = destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 100, maxLength: MAX_PENDING_LOG_BYTES })
   return pino(
     {

@@ -26,6 +26,8 @@ export interface App {
   readonly metrics: Metrics
   /** Closes WebSockets cleanly (close frame both ways) and destroys other upgraded connections. */
   closeUpgraded(): void
+  /** Responses not yet complete: a stop makes each close its connection when done. */
+  openResponses(): Iterable<ServerResponse>
   close(): Promise<void>
 }
 
@@ -82,14 +84,18 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   const prefix = auth?.pathPrefix ?? ''
   const cookiePrefix = auth ? OWN_COOKIE_MARK : undefined
 
+  const open = new Set<ServerResponse>()
+
   /** Counts the request and writes its access line when the response is done (or abandoned). */
   function observe(req: IncomingMessage, res: ServerResponse, route: RouteClass): void {
     const started = performance.now()
+    open.add(res)
     const socket = req.socket
     const bytesBefore = socket.bytesWritten
     // Read now: a socket destroyed before the response ends (499) no longer knows its peer.
     const remoteAddress = socket.remoteAddress
     res.once('close', () => {
+      open.delete(res)
       // 499: the client went away before the response was complete (nginx's convention).
       const status = res.writableFinished ? res.statusCode : 499
       metrics.countRequest(route, status)
@@ -161,6 +167,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
         (err: Error) => log.warn({ event: 'oidc_discovery_failed', issuer: auth?.oidc.issuer.href, error: err.message }, 'identity provider not reachable yet; will retry'),
       )
     },
+    openResponses: () => open,
     closeUpgraded() {
       const closed = proxy.closeWebSockets()
       if (closed > 0) log.info({ event: 'websockets_closed', count: closed }, 'closed WebSockets (1001 going away)')

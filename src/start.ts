@@ -2,7 +2,7 @@
  * Starting and stopping the sidecar as a process: listen, warm up OIDC
  * discovery in the background, stop on SIGTERM/SIGINT.
  */
-import type { Server } from 'node:http'
+import type { Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createAdminServer, type Lifecycle } from './admin.js'
 import type { Config, ListenAddress } from './config.js'
@@ -68,8 +68,16 @@ function listenOn(server: Server, address: ListenAddress): Promise<number> {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-/** While stopping, how often connections that have become idle are closed. */
-const IDLE_SWEEP_MS = 100
+/**
+ * A response in flight when the stop began: one not yet started says
+ * Connection: close; one already sent as keep-alive has its connection
+ * closed once the last byte has gone to the client ('finish': closing idle
+ * connections earlier would cut a tail still queued for a slow reader).
+ */
+function closeWhenAnswered(server: Server, res: ServerResponse): void {
+  if (!res.headersSent) res.setHeader('connection', 'close')
+  else res.once('finish', () => server.closeIdleConnections())
+}
 
 export async function start(config: Config, log: Logger): Promise<Running> {
   // Default process metrics are registered once listening (below): none of them is needed to serve.
@@ -103,11 +111,10 @@ export async function start(config: Config, log: Logger): Promise<Running> {
         // Every answer from now on closes its connection: Node keeps kept-alive connections open after
         // close() (the clients', a load balancer's: 65 s), and the stop would wait for them until the timeout.
         server.prependListener('request', (_req, res) => res.setHeader('connection', 'close'))
+        for (const res of app.openResponses()) closeWhenAnswered(server, res)
         await sleep(delayMs)
         const closed = new Promise<void>((resolve) => server.close(() => resolve()))
         server.closeIdleConnections()
-        // Requests that began before the stop were answered keep-alive: their connections close once idle.
-        const idle = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS)
         app.closeUpgraded()
         const timer = setTimeout(() => {
           log.warn({ event: 'shutdown_timeout' }, 'in-flight requests did not finish in time; closing them')
@@ -115,7 +122,6 @@ export async function start(config: Config, log: Logger): Promise<Running> {
         }, timeoutMs)
         await closed
         clearTimeout(timer)
-        clearInterval(idle)
         await new Promise<void>((resolve) => {
           admin.close(() => resolve())
           admin.closeAllConnections()
