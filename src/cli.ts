@@ -47,6 +47,16 @@ async function serve(): Promise<void> {
   const config = await configOrExit()
   const [{ createLogger, flushAndExit, prettyStream }, { start }] = await modules
   const log = createLogger(config.logLevel, config.logFormat === 'pretty' ? await prettyStream() : undefined)
+  // A bug that escapes every handler ends the process, as Node would, but through the logger's
+  // bounded flush: Node's own exit would flush synchronously and could hang on a stalled stdout.
+  let crashed = false
+  process.on('uncaughtException', (err) => {
+    if (crashed) return
+    crashed = true
+    // error, not fatal: pino's fatal flushes synchronously, which is the hang this avoids.
+    log.error({ event: 'crashed', error: err.message, stack: err.stack }, 'uncaught error: exiting')
+    flushAndExit(log, 1)
+  })
   const running = await start(config, log)
   let stopping = false
   const stop = (signal: string) => {

@@ -15,17 +15,24 @@ import { waitForOutput } from '../fixtures/process.js'
 import { startUpstream } from '../fixtures/upstream.js'
 
 const CLI = new URL('../../dist/bundle/cli.mjs', import.meta.url).pathname
+const CRASH_HOOK = new URL('../fixtures/crash-hook.mjs', import.meta.url).pathname
 
 /** Access lines of about 2.3 KB each: 400 of them are several times what a pipe holds (about 250 KB). */
 const PAD = 'p'.repeat(2000)
 const O_NONBLOCK = 0o4000
 
-for (const output of ['stalled', 'closed'] as const) {
-  t.test(`a ${output} standard output does not hold the exit`, async (t) => {
+const CASES = [
+  { name: 'a stop with a stalled standard output', output: 'stalled', crash: false },
+  { name: 'a stop with a standard output closed after the signal', output: 'closed', crash: false },
+  { name: 'a crash (an uncaught error) with a stalled standard output', output: 'stalled', crash: true },
+] as const
+
+for (const { name, output, crash } of CASES) {
+  t.test(`${name}: the process still exits`, async (t) => {
     const upstream = await startUpstream()
     t.teardown(() => upstream.close())
     const env = { PATH: process.env.PATH ?? '', PUBLIC_URL: 'https://meet.example.com', UPSTREAM_URL: upstream.url, ENABLE_AUTH: '0', LOG_LEVEL: 'info', LISTEN_ADDRESS: '127.0.0.1:0', ADMIN_LISTEN_ADDRESS: '127.0.0.1:0', SHUTDOWN_DELAY_SECONDS: '0', SHUTDOWN_TIMEOUT_SECONDS: '5' }
-    const p = spawn('env', ['-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, CLI, 'serve'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const p = spawn('env', ['-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, ...(crash ? [`--import=${CRASH_HOOK}`] : []), CLI, 'serve'], { stdio: ['ignore', 'pipe', 'pipe'] })
     t.teardown(() => p.kill('SIGKILL'))
     const exited = new Promise<number | null>((resolve) => p.once('exit', (code) => resolve(code)))
     const [, port] = await waitForOutput(p, /"port":(\d+)/)
@@ -38,7 +45,7 @@ for (const output of ['stalled', 'closed'] as const) {
       await Promise.all(Array.from({ length: 50 }, () => pool.request({ path: `/config.js?pad=${PAD}`, method: 'GET' }).then((r) => r.body.dump())))
     }
     await pool.close()
-    p.kill('SIGTERM')
+    p.kill(crash ? 'SIGUSR2' : 'SIGTERM')
     if (output === 'closed') {
       // The collector goes away with lines still waiting: every further write fails (EPIPE).
       await new Promise((r) => setTimeout(r, 50))
@@ -46,6 +53,6 @@ for (const output of ['stalled', 'closed'] as const) {
     }
     const code = await Promise.race([exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 8000))])
     t.not(code, 'running', 'the process exited (the log flush gives up after a second)')
-    t.equal(code, 0, 'as a stop, status 0')
+    t.equal(code, crash ? 1 : 0, crash ? 'as a crash, status 1' : 'as a stop, status 0')
   })
 }
