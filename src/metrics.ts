@@ -51,6 +51,7 @@ export class Metrics {
     registers: [this.registry],
     collect: (): void => this.websockets.set(this.openWebSockets()),
   })
+  readonly staleKeys = new Counter({ name: 'jos_idp_keys_stale_total', help: "Failed refetches of the IdP's key set (logins go on with the keys fetched before).", registers: [this.registry] })
   readonly keyReloads = new Counter({ name: 'jos_key_reloads_total', help: 'Signing-key file changes by result (rotated, public_keys, failed).', labelNames: ['result'] as const, registers: [this.registry] })
 
   /**

@@ -64,7 +64,10 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       if (e.event !== 'key_loaded') metrics.keyReloads.inc({ result: e.event === 'key_rotated' ? 'rotated' : e.event === 'public_keys_loaded' ? 'public_keys' : 'failed' })
     })
     stopWatching = keys.watch(auth.jwt.keyReloadSeconds)
-    oidc = new OidcClient(auth.oidc, metrics, (reason) => log.warn({ event: 'idp_keys_stale', error: reason }, 'the IdP\'s key set could not be fetched again: ID tokens are verified with the keys fetched before'))
+    oidc = new OidcClient(auth.oidc, metrics, (reason) => {
+      metrics.staleKeys.inc()
+      log.warn({ event: 'idp_keys_stale', error: reason }, 'the IdP\'s key set could not be fetched again: ID tokens are verified with the keys fetched before')
+    })
     flow = new AuthFlow({
       config,
       auth,

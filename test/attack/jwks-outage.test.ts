@@ -92,6 +92,7 @@ t.test('the jwks_uri fails after the keys were fetched: the earlier keys verify,
   t.match(warning, /"level":"warn"/)
   t.match(warning, /Expected 200 OK/, 'with the reason')
   t.notMatch(stack.logs.join('\n'), /eyJ/, 'no token in the log')
+  t.match(await stack.app.metrics.registry.metrics(), /^jos_idp_keys_stale_total 1$/m, 'and counted for alerts')
 
   const again = await login(t)
   t.equal(again.status, 302, 'the next login signs in too')
