@@ -2,19 +2,16 @@
  * The built sidecar, as the image runs it, stopping while nobody reads its
  * logs (a stalled collector: the pipe is full) or right after the reader went
  * away (the pipe is closed): it must still exit, within the second its log
- * flush is given. As in a container, standard output starts blocking: the
- * bundle runs from dist/, and through `env -i`, because tap hooks every
- * process a test spawns (its processinfo preload, which touches stdout and so
- * makes it non-blocking), and without that the hang cannot happen here.
+ * flush is given. As in a container, standard output starts blocking
+ * (startBuilt keeps tap's process hooks out, which would make it non-blocking
+ * and hide the hang).
  */
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { Pool } from 'undici'
-import { waitForOutput } from '../fixtures/process.js'
+import { startBuilt } from '../fixtures/built.js'
 import { startUpstream } from '../fixtures/upstream.js'
 
-const CLI = new URL('../../dist/bundle/cli.mjs', import.meta.url).pathname
 const CRASH_HOOK = new URL('../fixtures/crash-hook.mjs', import.meta.url).pathname
 
 /** Access lines of about 2.3 KB each: 400 of them are several times what a pipe holds (about 250 KB). */
@@ -31,15 +28,13 @@ for (const { name, output, crash } of CASES) {
   t.test(`${name}: the process still exits`, async (t) => {
     const upstream = await startUpstream()
     t.teardown(() => upstream.close())
-    const env = { PATH: process.env.PATH ?? '', PUBLIC_URL: 'https://meet.example.com', UPSTREAM_URL: upstream.url, ENABLE_AUTH: '0', LOG_LEVEL: 'info', LISTEN_ADDRESS: '127.0.0.1:0', ADMIN_LISTEN_ADDRESS: '127.0.0.1:0', SHUTDOWN_DELAY_SECONDS: '0', SHUTDOWN_TIMEOUT_SECONDS: '5' }
-    const p = spawn('env', ['-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, ...(crash ? [`--import=${CRASH_HOOK}`] : []), CLI, 'serve'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const sidecar = await startBuilt({ PUBLIC_URL: 'https://meet.example.com', UPSTREAM_URL: upstream.url, ENABLE_AUTH: '0' }, crash ? { preload: CRASH_HOOK } : {})
+    const p = sidecar.process
     t.teardown(() => p.kill('SIGKILL'))
-    const exited = new Promise<number | null>((resolve) => p.once('exit', (code) => resolve(code)))
-    const [, port] = await waitForOutput(p, /"port":(\d+)/)
     const flags = Number.parseInt(/flags:\s+(\d+)/.exec(readFileSync(`/proc/${p.pid}/fdinfo/1`, 'utf8'))?.[1] ?? '0', 8)
     t.ok(flags & O_NONBLOCK, 'standard output is non-blocking (a full pipe cannot block a write the exit waits for)')
     p.stdout!.pause()
-    const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 16 })
+    const pool = new Pool(sidecar.url, { connections: 16 })
     t.teardown(() => pool.destroy())
     for (let sent = 0; sent < 400; sent += 50) {
       await Promise.all(Array.from({ length: 50 }, () => pool.request({ path: `/config.js?pad=${PAD}`, method: 'GET' }).then((r) => r.body.dump())))
@@ -51,7 +46,7 @@ for (const { name, output, crash } of CASES) {
       await new Promise((r) => setTimeout(r, 50))
       p.stdout!.destroy()
     }
-    const code = await Promise.race([exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 8000))])
+    const code = await Promise.race([sidecar.exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 8000))])
     t.not(code, 'running', 'the process exited (the log flush gives up after a second)')
     t.equal(code, crash ? 1 : 0, crash ? 'as a crash, status 1' : 'as a stop, status 0')
   })
