@@ -6,11 +6,11 @@
  * under test-results/ and asserts on what the page shows.
  */
 import t from 'tap'
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core'
 import { roomClaim } from '../../src/rooms.js'
 import { rewriteIdpAnswers } from '../fixtures/idp-rewrite.js'
+import { closeServer, listenServer } from '../fixtures/stack.js'
 import {
   APP_SECRET, CLIENT_SECRET, COOKIE_SECRET, launchChromium, logLinesWith, readSidecarPage, screenshot, shownClaims, signInAtIdp, startE2eStack, waitForRoom,
   type E2eStack, type ShownPage,
@@ -263,12 +263,12 @@ t.test("logout through a federated chain: the IdP's end-session endpoint redirec
   // As with Keycloak brokering to another IdP: the end_session_endpoint the sidecar discovers is a hop
   // (its own origin) that sends the browser on, here to the real IdP's end-session page.
   let realEndSession = ''
-  const hop = createServer((req, res) => {
+  const hop = await listenServer()
+  hop.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     res.writeHead(302, { location: `${realEndSession}${(req.url ?? '').slice((req.url ?? '').indexOf('?'))}` }).end()
   })
-  await new Promise<void>((resolve) => hop.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>((resolve) => hop.close(() => resolve())))
-  const hopUrl = `http://127.0.0.1:${(hop.address() as AddressInfo).port}`
+  t.teardown(() => closeServer(hop.server))
+  const hopUrl = `http://127.0.0.1:${hop.port}`
   const fed = await startE2eStack({
     beforeStart: (idp) => rewriteIdpAnswers(idp, '/.well-known/openid-configuration', (body) => {
       realEndSession = String(body.end_session_endpoint)

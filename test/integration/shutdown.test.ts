@@ -26,12 +26,20 @@ const get = async (url: string) => {
   return { status: r.statusCode, body: await r.body.text() }
 }
 
-t.test('graceful shutdown drops nobody', async (t) => {
+type Test = Parameters<Parameters<typeof t.test>[0]>[0]
+
+/** The sidecar as its own process in front of a fresh upstream, once listening: its ports, and its end. */
+async function startSidecar(t: Test, more: Record<string, string> = {}) {
   const upstream = await startUpstream()
   t.teardown(() => upstream.close())
-  const p = run(['serve'], env(upstream.url))
+  const p = run(['serve'], env(upstream.url, more))
   const result = finish(p)
   const [, port, adminPort] = await waitForOutput(p, /listening on 127\.0\.0\.1:(\d+) \(admin 127\.0\.0\.1:(\d+)\)/)
+  return { p, result, upstream, port, adminPort }
+}
+
+t.test('graceful shutdown drops nobody', async (t) => {
+  const { p, result, upstream, port, adminPort } = await startSidecar(t)
   const base = `http://127.0.0.1:${port}`
   const ws = new WebSocket(`ws://127.0.0.1:${port}/xmpp-websocket`)
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject))
@@ -56,11 +64,7 @@ t.test('graceful shutdown drops nobody', async (t) => {
 })
 
 t.test('in-flight requests are cut at SHUTDOWN_TIMEOUT_SECONDS', async (t) => {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
-  const p = run(['serve'], env(upstream.url, { SHUTDOWN_DELAY_SECONDS: '0', SHUTDOWN_TIMEOUT_SECONDS: '1' }))
-  const result = finish(p)
-  const [, port] = await waitForOutput(p, /listening on 127\.0\.0\.1:(\d+)/)
+  const { p, result, port } = await startSidecar(t, { SHUTDOWN_DELAY_SECONDS: '0', SHUTDOWN_TIMEOUT_SECONDS: '1' })
   const hanging = request(`http://127.0.0.1:${port}/hang`).then((r) => r.body.text())
   await new Promise((r) => setTimeout(r, 100))
   const signalled = Date.now()
@@ -73,11 +77,7 @@ t.test('in-flight requests are cut at SHUTDOWN_TIMEOUT_SECONDS', async (t) => {
 })
 
 t.test('a second signal stops at once', async (t) => {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
-  const p = run(['serve'], env(upstream.url, { SHUTDOWN_DELAY_SECONDS: '30' }))
-  const result = finish(p)
-  await waitForOutput(p, /listening on/)
+  const { p, result } = await startSidecar(t, { SHUTDOWN_DELAY_SECONDS: '30' })
   p.kill('SIGTERM')
   await new Promise((r) => setTimeout(r, 300))
   const signalled = Date.now()
@@ -88,11 +88,7 @@ t.test('a second signal stops at once', async (t) => {
 })
 
 t.test('kept-alive connections close once answered: the stop waits for requests, not for idle clients', async (t) => {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
-  const p = run(['serve'], env(upstream.url, { SHUTDOWN_DELAY_SECONDS: '1', SHUTDOWN_TIMEOUT_SECONDS: '20' }))
-  const result = finish(p)
-  const [, port] = await waitForOutput(p, /listening on 127\.0\.0\.1:(\d+)/)
+  const { p, result, port } = await startSidecar(t, { SHUTDOWN_DELAY_SECONDS: '1', SHUTDOWN_TIMEOUT_SECONDS: '20' })
   // A client that keeps idle connections open for ever, as a browser or a load balancer may.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 })
   t.teardown(() => agent.destroy())
