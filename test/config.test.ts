@@ -79,6 +79,8 @@ t.test('bad values', async (t) => {
     ['http issuer off loopback', { OIDC_ISSUER: 'http://idp.example.com' }, /OIDC_ISSUER: plain http is refused/],
     ['scopes without openid', { OIDC_SCOPES: 'profile email' }, /OIDC_SCOPES: must include openid/],
     ['timeout out of range', { OIDC_TIMEOUT_SECONDS: '0' }, /OIDC_TIMEOUT_SECONDS: must be a whole number from 1 to 120/],
+    ['key set refresh out of range', { OIDC_JWKS_REFRESH_SECONDS: '0' }, /OIDC_JWKS_REFRESH_SECONDS: must be a whole number from 1 to 86400/],
+    ['key set refresh not a number', { OIDC_JWKS_REFRESH_SECONDS: '10m' }, /OIDC_JWKS_REFRESH_SECONDS: must be a whole number from 1 to 86400/],
     ['ttl not a number', { JWT_TTL_SECONDS: '5m' }, /JWT_TTL_SECONDS: must be a whole number/],
     ['JWT_ALG lowercase', { JWT_ALG: 'hs256' }, /JWT_ALG: must be one of/],
     ['JWT_ALG none', { JWT_ALG: 'none' }, /JWT_ALG: must be one of/],

@@ -15,7 +15,7 @@ import { rewriteIdpAnswers } from '../fixtures/idp-rewrite.js'
 import { startStack, type Stack } from '../fixtures/stack.js'
 
 const REFRESH_SECONDS = 5
-let fault: 'error' | 'hang' | undefined
+let fault: 'error' | 'hang' | 'reset' | undefined
 let jwksRequests = 0
 let stack: Stack
 /** When set, the ID token is re-signed with this key under a new kid. */
@@ -33,6 +33,7 @@ t.before(async () => {
     jwksRequests++
     if (fault === 'error') return res.writeHead(503).end('down')
     if (fault === 'hang') return // never answers: the sidecar's OIDC_TIMEOUT_SECONDS (2 s here) ends it
+    if (fault === 'reset') return req.socket.destroy() // the connection drops: a network error, not an HTTP answer
     serve!(req, res)
   })
   rewriteIdpAnswers(stack.idp, '/token', async (body) => {
@@ -127,6 +128,17 @@ t.test('a hanging jwks_uri: the login does not wait for it', async (t) => {
   t.equal(staleWarnings().length, warned, 'signed in before the refetch gave up (OIDC_TIMEOUT_SECONDS, 2 s)')
   t.ok(await eventually(() => staleWarnings().length === warned + 1), 'then the warning')
   t.match(staleWarnings().at(-1), /ERR_JWKS_TIMEOUT|did not answer/)
+})
+
+t.test('a jwks_uri whose connection drops: the earlier keys verify, and the warning says the IdP is unreachable', async (t) => {
+  fault = undefined
+  await letKeysAge()
+  fault = 'reset'
+  const warned = staleWarnings().length
+  const r = await login(t)
+  t.equal(r.status, 302)
+  t.ok(await eventually(() => staleWarnings().length === warned + 1), 'the warning')
+  t.match(staleWarnings().at(-1), /ID token keys: identity provider unreachable/)
 })
 
 t.test('keys fetched more than a day ago are not used while the jwks_uri fails: 503', async (t) => {
