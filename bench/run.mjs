@@ -207,8 +207,8 @@ if (HAS_NGINX) targets.nginx = `http://127.0.0.1:${nginxProxyPort}`
 targets.direct = upstream
 
 // A session cookie, as a signed-in person has it: room loads then mint a fresh token each time.
-const { loadConfig } = await import(join(root, 'dist/config.js'))
-const { CookieCodec } = await import(join(root, 'dist/session.js'))
+const { loadConfig } = await import(join(root, 'dist/config/load.js'))
+const { CookieCodec } = await import(join(root, 'dist/signin/cookies.js'))
 const auth = loadConfig(sidecarEnv).auth
 const codec = new CookieCodec([COOKIE_SECRET], false)
 const session = await codec.sealSession({ identity: { user: { id: 'bench', name: 'Bench' }, moderator: false, features: {} }, sid: 'bench', policy: auth.policy }, 3600)

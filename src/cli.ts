@@ -31,7 +31,7 @@ function fail(message: string, status = 2): never {
 
 /** Loads the configuration for a command, or exits 2 listing every problem. */
 async function configOrExit() {
-  const { ConfigError, loadConfig } = await import('./config.js')
+  const { ConfigError, loadConfig } = await import('./config/load.js')
   try {
     return loadConfig(process.env)
   } catch (err) {
@@ -42,7 +42,7 @@ async function configOrExit() {
 
 async function serve(): Promise<void> {
   // The server's modules load while the configuration is read and checked.
-  const modules = Promise.all([import('./log.js'), import('./start.js')])
+  const modules = Promise.all([import('./ops/log.js'), import('./ops/start.js')])
   modules.catch(() => {}) // a configuration error exits first; a load error is thrown below
   const config = await configOrExit()
   const [{ createLogger, flushAndExit, prettyStream }, { start }] = await modules
@@ -78,7 +78,7 @@ async function main(argv: string[]): Promise<void> {
       return serve()
     case 'keygen': {
       const { values } = parseArgs({ args, options: { out: { type: 'string', default: 'jwt-private-key.pem' }, kid: { type: 'string' }, bits: { type: 'string', default: '2048' } } })
-      const { keygen } = await import('./keygen.js')
+      const { keygen } = await import('./commands/keygen.js')
       try {
         const r = await keygen({ out: values.out, kid: values.kid, bits: Number(values.bits) })
         process.stdout.write(r.report)
@@ -92,7 +92,7 @@ async function main(argv: string[]): Promise<void> {
       const config = await configOrExit()
       const base = values['keyserver-url']
       if (base !== undefined && !/^https?:\/\/[^/\s]+/.test(base)) fail(`jitsi-env: --keyserver-url must be an http(s) URL, got ${JSON.stringify(base)}`)
-      const { jitsiEnv } = await import('./jitsi-env.js')
+      const { jitsiEnv } = await import('./commands/jitsi-env.js')
       try {
         process.stdout.write(jitsiEnv(config, { showSecrets: values['show-secrets'], keyserverBase: base }))
       } catch (err) {
@@ -102,7 +102,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'check': {
       const { values } = parseArgs({ args, options: { url: { type: 'string' }, keyserver: { type: 'string' }, kid: { type: 'string', multiple: true } } })
-      const { runCheck } = await import('./check.js')
+      const { runCheck } = await import('./commands/check.js')
       process.exitCode = await runCheck({ url: values.url, keyserver: values.keyserver, kids: values.kid }, { env: process.env, out: (line) => process.stdout.write(`${line}\n`) })
       return
     }

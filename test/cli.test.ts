@@ -130,10 +130,10 @@ t.test('serve loads only what serving needs: no operator command, demo IdP or pr
   p.kill('SIGTERM')
   t.equal((await result).code, 0)
   const loaded = readFileSync(file, 'utf8')
-  t.match(loaded, /\/src\/start\.ts$/m, 'the record works: the server was loaded')
+  t.match(loaded, /\/src\/ops\/start\.ts$/m, 'the record works: the server was loaded')
   t.match(loaded, /\/node_modules\/pino\//m)
   for (const [name, re] of [
-    ['check', /\/src\/check\.ts$/m], ['keygen', /\/src\/keygen\.ts$/m], ['jitsi-env', /\/src\/jitsi-env\.ts$/m], ['the demo', /\/src\/demo\//m],
+    ['check', /\/src\/commands\/check\.ts$/m], ['keygen', /\/src\/commands\/keygen\.ts$/m], ['jitsi-env', /\/src\/commands\/jitsi-env\.ts$/m], ['the demo', /\/src\/demo\//m],
     ['oidc-provider', /\/node_modules\/oidc-provider\//m], ['pino-pretty', /\/node_modules\/pino-pretty\//m],
     ["prom-client's index (Pushgateway, cluster)", /\/node_modules\/prom-client\/index\.js$/m],
   ] as const) t.notMatch(loaded, re, `serve does not load ${name}`)

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ConfigError, loadConfig, parseListenAddress, splitTopLevel, VARIABLES, SECRET_VARIABLES, type Env } from '../src/config.js'
+import { ConfigError, loadConfig, parseListenAddress, splitTopLevel, VARIABLES, SECRET_VARIABLES, type Env } from '../src/config/load.js'
 
 const base: Env = {
   PUBLIC_URL: 'https://meet.example.com',

@@ -3,8 +3,8 @@ import { createHash, generateKeyPairSync } from 'node:crypto'
 import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { SignJWT, calculateJwkThumbprint, createLocalJWKSet, jwtVerify, type JWK, type JSONWebKeySet } from 'jose'
-import { loadConfig, type JwtConfig } from '../src/config.js'
-import { KeyStore, kidHash, parsePrivateKey, parsePublicKey, type KeyEvent } from '../src/keys.js'
+import { loadConfig, type JwtConfig } from '../src/config/load.js'
+import { KeyStore, kidHash, parsePrivateKey, parsePublicKey, type KeyEvent } from '../src/token/keys.js'
 import { rsaKey, replaceFile, tempDir } from './fixtures/keys.js'
 
 const k1 = rsaKey()

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Writable } from 'node:stream'
-import { accessLogFloor, createLogger, prettyStream, redactUrl } from '../src/log.js'
+import { accessLogFloor, createLogger, prettyStream, redactUrl } from '../src/ops/log.js'
 
 t.test('redactUrl', async (t) => {
   const cases: [string, string][] = [

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
-import { Metrics } from '../src/metrics.js'
+import { Metrics } from '../src/ops/metrics.js'
 
 t.test("the classes metrics.ts takes from prom-client's own files are the ones its index exports", async (t) => {
   const m = new Metrics()

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { ERRORS, type ErrorCode } from '../src/errors.js'
-import { DEFAULT_LANGUAGE, LANGUAGES, PAGE_HEADERS, TEXTS, contentSecurityPolicy, escapeHtml, negotiateLanguage, pageStatus, renderPage, type PageName } from '../src/pages.js'
+import { ERRORS, type ErrorCode } from '../src/outcomes.js'
+import { DEFAULT_LANGUAGE, LANGUAGES, PAGE_HEADERS, TEXTS, contentSecurityPolicy, escapeHtml, negotiateLanguage, pageStatus, renderPage, type PageName } from '../src/pages/render.js'
 
 const PAGES = [...(Object.keys(ERRORS) as ErrorCode[]), 'SIGNED_OUT', 'LOGOUT_CONFIRM', 'OPEN_APP'] as const satisfies readonly PageName[]
 

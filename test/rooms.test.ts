@@ -1,5 +1,5 @@
 import t from 'tap'
-import { classify, isNavigation, isRoomSegment, jwtParam, nameToSegment, roomClaim, roomPath, roomUrl, stripJwtParam, type RequestHead } from '../src/rooms.js'
+import { classify, isNavigation, isRoomSegment, jwtParam, nameToSegment, roomClaim, roomPath, roomUrl, stripJwtParam, type RequestHead } from '../src/rooms/classify.js'
 
 const nav = (path: string, method = 'GET'): RequestHead => ({ method, path, secFetchMode: 'navigate', accept: 'text/html' })
 
@@ -113,7 +113,7 @@ t.test('roomUrl always stays on the origin', async (t) => {
 })
 
 t.test("Jitsi's {state}: room, tenant, overrides, desktop app", async (t) => {
-  const { parseJitsiState, overridesHash, segmentOf } = await import('../src/rooms.js')
+  const { parseJitsiState, overridesHash, segmentOf } = await import('../src/rooms/classify.js')
   t.same(parseJitsiState(JSON.stringify({ room: 'T%C3%A4st', roomSafe: 't%c3%a4st', tenant: 'acme', 'config.startWithAudioMuted': true, electron: true, refreshToken: 'SECRET' })),
     { room: 'T%C3%A4st', tenant: 'acme', hash: 'config.startWithAudioMuted=true', electron: true })
   t.same(parseJitsiState(JSON.stringify({ room: 'MyRoom' })), { room: 'MyRoom', tenant: undefined, hash: '', electron: false })
@@ -159,7 +159,7 @@ t.test("Jitsi's {state}: room, tenant, overrides, desktop app", async (t) => {
   t.equal(hash, 'config.startWithAudioMuted=true&config.prejoinConfig.enabled=false&interfaceConfig.SHOW_JITSI_WATERMARK=false&config.subject=%22Weekly%20sync%22&config.localSubject=%22Plain%20text%2C%20as%20Jitsi%20sends%20it%22&config.defaultLanguage=%22de%22&config.startBitrate=800&config.notJson=%22yes%22')
   t.equal(parseJitsiState('{"room":"\\ud800"}'), undefined, 'a lone surrogate is not a room (and crashes nothing)')
   t.equal(parseJitsiState('{"room":"ok","tenant":"\\udfff"}'), undefined)
-  const { isRoomTarget } = await import('../src/rooms.js')
+  const { isRoomTarget } = await import('../src/rooms/classify.js')
   t.equal(isRoomTarget('MyRoom', 'acme', '/jitsi/'), true)
   for (const [room, tenant] of [['x', 'static'], ['x', 'etherpad'], ['config.js', undefined], ['x', 'jitsi'], ['http-bind', 'acme']] as const) {
     t.equal(isRoomTarget(room, tenant, '/jitsi/'), false, `${tenant}/${room}`)

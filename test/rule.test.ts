@@ -1,5 +1,5 @@
 import t from 'tap'
-import { compileRule, groupsOf, RuleEvaluationError } from '../src/rule.js'
+import { compileRule, groupsOf, RuleEvaluationError } from '../src/identity/rule.js'
 
 const alice = { sub: 'a1', email: 'alice@example.org', email_verified: true, groups: ['/jitsi-meet', 'staff'], age: 42, 'https://x.example/roles': ['admin'] }
 

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { CookieCodec, MAX_COOKIE_VALUE, TX_TTL_SECONDS, parseCookies } from '../src/session.js'
+import { CookieCodec, MAX_COOKIE_VALUE, TX_TTL_SECONDS, parseCookies } from '../src/signin/cookies.js'
 
 const k1 = 'first-cookie-secret-0123456789abcdef'
 const k2 = 'second-cookie-secret-0123456789abcdef'

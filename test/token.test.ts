@@ -1,10 +1,10 @@
 import t from 'tap'
 import fc from 'fast-check'
 import { SignJWT, decodeProtectedHeader, jwtVerify } from 'jose'
-import { loadConfig, type Env } from '../src/config.js'
-import { KeyStore } from '../src/keys.js'
-import { NBF_SKEW_SECONDS, TokenSigner, buildClaims, identityFromClaims, subjectFor, userFromClaims } from '../src/token.js'
-import type { Identity } from '../src/session.js'
+import { loadConfig, type Env } from '../src/config/load.js'
+import { KeyStore } from '../src/token/keys.js'
+import { NBF_SKEW_SECONDS, TokenSigner, buildClaims, identityFromClaims, subjectFor, userFromClaims } from '../src/token/sign.js'
+import type { Identity } from '../src/signin/cookies.js'
 
 const env: Env = {
   PUBLIC_URL: 'https://meet.example.com', OIDC_ISSUER: 'https://idp.example.com', OIDC_CLIENT_ID: 'c', OIDC_CLIENT_SECRET: 's',

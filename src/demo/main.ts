@@ -3,9 +3,9 @@
  * one process, configured for http://localhost:8080. Nothing to install.
  */
 import { randomBytes } from 'node:crypto'
-import { loadConfig } from '../config.js'
-import { createLogger } from '../log.js'
-import { start } from '../start.js'
+import { loadConfig } from '../config/load.js'
+import { createLogger } from '../ops/log.js'
+import { start } from '../ops/start.js'
 import { DEMO_ACCOUNTS, startIdp } from './idp.js'
 import { startStandIn } from './jitsi.js'
 

@@ -1,6 +1,6 @@
 /**
  * Property-based tests (fast-check) of the room, tenant and return-path code
- * in src/rooms.ts: for any input, including hostile and arbitrary Unicode
+ * in src/rooms/classify.ts: for any input, including hostile and arbitrary Unicode
  * strings, redirects stay on PUBLIC_URL's origin, the room claim is what
  * Jitsi's web app computes, the kept query never smuggles a `jwt`, and
  * Jitsi's `{state}` never crashes the parser nor carries unsafe overrides.
@@ -8,7 +8,7 @@
  */
 import t from 'tap'
 import fc from 'fast-check'
-import { classify, isRoomSegment, parseJitsiState, roomClaim, roomPath, roomUrl, segmentOf, stripJwtParam } from '../../src/rooms.js'
+import { classify, isRoomSegment, parseJitsiState, roomClaim, roomPath, roomUrl, segmentOf, stripJwtParam } from '../../src/rooms/classify.js'
 import { jitsiRoomClaim } from '../fixtures/jitsi-web.js'
 
 const RUNS = 4000

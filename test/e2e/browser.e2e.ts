@@ -8,7 +8,7 @@
 import t from 'tap'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core'
-import { roomClaim } from '../../src/rooms.js'
+import { roomClaim } from '../../src/rooms/classify.js'
 import { rewriteIdpAnswers } from '../fixtures/idp-rewrite.js'
 import { closeServer, listenServer } from '../fixtures/stack.js'
 import {

@@ -5,8 +5,8 @@
 import t from 'tap'
 import { connect } from 'node:net'
 import { decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose'
-import { KeyStore } from '../../src/keys.js'
-import { TokenSigner } from '../../src/token.js'
+import { KeyStore } from '../../src/token/keys.js'
+import { TokenSigner } from '../../src/token/sign.js'
 import { Browser } from '../fixtures/client.js'
 import { APP_SECRET, COOKIE_SECRET, CLIENT_SECRET, startStack, type Stack } from '../fixtures/stack.js'
 

@@ -4,7 +4,7 @@
  * and a request id to quote to an operator. Never any secret or stack trace.
  * Written in English and German, picked from the request's Accept-Language.
  */
-import { ERRORS, type ErrorCode } from './errors.js'
+import { ERRORS, type ErrorCode } from '../outcomes.js'
 
 /** Pages that are not errors: they answer 200. */
 export type InfoPage = 'SIGNED_OUT' | 'LOGOUT_CONFIRM' | 'OPEN_APP'

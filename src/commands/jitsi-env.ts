@@ -3,8 +3,8 @@
  * Jitsi side, derived from the sidecar's own configuration so the two sides
  * cannot disagree. Secrets only with an explicit flag.
  */
-import type { Config } from './config.js'
-import { isRsa } from './keys.js'
+import type { Config } from '../config/load.js'
+import { isRsa } from '../token/keys.js'
 
 export interface JitsiEnvOptions {
   /** Print JWT_APP_SECRET instead of a placeholder. */

@@ -5,7 +5,7 @@
  * case an object carrying them is ever logged.
  */
 import { pino, type Logger, type DestinationStream } from 'pino'
-import type { AccessLog } from './config.js'
+import type { AccessLog } from '../config/load.js'
 
 export type { Logger }
 

@@ -5,9 +5,9 @@
  * `/metrics` (Prometheus). Nothing here is reachable through the public port.
  */
 import { createServer, request, type Server } from 'node:http'
-import type { Config } from './config.js'
+import type { Config } from '../config/load.js'
 import type { Logger } from './log.js'
-import type { App } from './server.js'
+import type { App } from '../http/server.js'
 
 /** How long a readiness answer about jitsi-web is reused (probes of several kubelets and scrapers). */
 const UPSTREAM_CHECK_CACHE_MS = 1000

@@ -5,7 +5,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
-import { KID_PATTERN, kidHash, thumbprintKid } from './keys.js'
+import { KID_PATTERN, kidHash, thumbprintKid } from '../token/keys.js'
 
 export const KEY_SIZES = [2048, 3072, 4096] as const
 

@@ -5,10 +5,10 @@
 import type { Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createAdminServer, type Lifecycle } from './admin.js'
-import type { Config, ListenAddress } from './config.js'
+import type { Config, ListenAddress } from '../config/load.js'
 import type { Logger } from './log.js'
 import { Metrics } from './metrics.js'
-import { createApp, createHttpServer, type App } from './server.js'
+import { createApp, createHttpServer, type App } from '../http/server.js'
 
 export interface Running {
   readonly app: App

@@ -4,9 +4,9 @@
  * shared secret, so no key material is ever exposed.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { JwtConfig } from './config.js'
+import type { JwtConfig } from '../config/load.js'
 import { isRsa, type KeyStore } from './keys.js'
-import type { Replies } from './reply.js'
+import type { Replies } from '../http/reply.js'
 
 /** Prosody's key file name: lowercase hex SHA-256 of the kid, `.pem`. */
 const ASAP_FILE = /^([0-9a-f]{64})\.pem$/

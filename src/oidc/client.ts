@@ -9,10 +9,10 @@ import type * as client from 'openid-client'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Agent } from 'undici'
-import type { OidcConfig } from './config.js'
-import { SidecarError } from './errors.js'
-import { Metrics } from './metrics.js'
-import type { Claims } from './rule.js'
+import type { OidcConfig } from '../config/load.js'
+import { SidecarError } from '../outcomes.js'
+import { Metrics } from '../ops/metrics.js'
+import type { Claims } from '../identity/rule.js'
 
 /** After a failed discovery, callers within this window get the same failure instead of a new attempt. */
 export const DISCOVERY_RETRY_MS = 2000

@@ -8,10 +8,10 @@
 import { createPublicKey, type KeyObject } from 'node:crypto'
 import { decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose'
 import { request } from 'undici'
-import { ConfigError, loadConfig, type Config, type Env, type JwtAlgorithm } from './config.js'
-import { KeyStore, isRsa, kidHash } from './keys.js'
-import { OidcClient } from './oidc.js'
-import { TokenSigner } from './token.js'
+import { ConfigError, loadConfig, type Config, type Env, type JwtAlgorithm } from '../config/load.js'
+import { KeyStore, isRsa, kidHash } from '../token/keys.js'
+import { OidcClient } from '../oidc/client.js'
+import { TokenSigner } from '../token/sign.js'
 
 export interface ProsodyCheck {
   readonly alg: JwtAlgorithm

@@ -6,8 +6,8 @@
 import { createHash } from 'node:crypto'
 import { readFileSync, statSync } from 'node:fs'
 import { isIP } from 'node:net'
-import { KID_PATTERN, parsePrivateKey } from './keys.js'
-import { compileRule, type Rule } from './rule.js'
+import { KID_PATTERN, parsePrivateKey } from '../token/keys.js'
+import { compileRule, type Rule } from '../identity/rule.js'
 
 /** What Prosody's JWT code verifies: nothing else is worth minting. */
 export const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512'] as const

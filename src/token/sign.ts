@@ -6,11 +6,11 @@
  */
 import { createHmac, webcrypto, type KeyObject } from 'node:crypto'
 import { SignJWT, jwtVerify, type CryptoKey, type JWTPayload } from 'jose'
-import type { JwtConfig, RolesConfig } from './config.js'
+import type { JwtConfig, RolesConfig } from '../config/load.js'
 import type { KeyStore } from './keys.js'
-import { roomClaim } from './rooms.js'
-import { RuleEvaluationError, type Claims, type Rule } from './rule.js'
-import type { Identity, UserFields } from './session.js'
+import { roomClaim } from '../rooms/classify.js'
+import { RuleEvaluationError, type Claims, type Rule } from '../identity/rule.js'
+import type { Identity, UserFields } from '../signin/cookies.js'
 
 /** How far `nbf` lies before `iat`, to absorb clock drift between this pod and Prosody. */
 export const NBF_SKEW_SECONDS = 30

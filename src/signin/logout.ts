@@ -6,9 +6,9 @@
  * linked address) gets a confirmation page whose button makes that POST.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { AuthDeps } from './auth.js'
-import { readForm, redirect } from './reply.js'
-import { parseCookies } from './session.js'
+import type { AuthDeps } from './flow.js'
+import { readForm, redirect } from '../http/reply.js'
+import { parseCookies } from './cookies.js'
 
 export class Logout {
   readonly #d: AuthDeps

@@ -15,7 +15,7 @@ import { createHash, createPrivateKey, createPublicKey, createSecretKey, type Ke
 import { readFileSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { calculateJwkThumbprint, type JWK } from 'jose'
-import type { JwtAlgorithm, JwtConfig } from './config.js'
+import type { JwtAlgorithm, JwtConfig } from '../config/load.js'
 
 export const MIN_RSA_BITS = 2048
 /** kids we accept from files and JWT_KEY_ID: safe in file names, headers and logs. */

@@ -5,10 +5,10 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Config } from './config.js'
-import { ERRORS, SidecarError, isSidecarError, type ErrorCode } from './errors.js'
-import { redactUrl, type Logger } from './log.js'
-import { PAGE_HEADERS, contentSecurityPolicy, negotiateLanguage, pageStatus, renderPage, type PageName } from './pages.js'
+import type { Config } from '../config/load.js'
+import { ERRORS, SidecarError, isSidecarError, type ErrorCode } from '../outcomes.js'
+import { redactUrl, type Logger } from '../ops/log.js'
+import { PAGE_HEADERS, contentSecurityPolicy, negotiateLanguage, pageStatus, renderPage, type PageName } from '../pages/render.js'
 
 export interface PageReply {
   /** Link (or form action) for the page's next step; built from PUBLIC_URL only. */
