@@ -57,17 +57,21 @@ async function serve(): Promise<void> {
     log.error({ event: 'crashed', error: err.message, stack: err.stack }, 'uncaught error: exiting')
     flushAndExit(log, 1)
   })
-  const running = await start(config, log)
+  // The handlers are in place before start() announces "listening": a supervisor may signal as soon
+  // as it reads that line, and a signal with no handler yet kills the process without a graceful stop.
+  // A signal during start-up stops the server once it has started.
+  const starting = start(config, log)
   let stopping = false
   const stop = (signal: string) => {
     // A second signal means: now (what is logged still gets up to 200 ms to leave).
     if (stopping) return flushAndExit(log, 1, 200)
     stopping = true
     log.info({ event: 'signal', signal }, `${signal}: stopping gracefully (again to stop at once)`)
-    running.stop().then(() => flushAndExit(log, 0), () => flushAndExit(log, 1))
+    starting.then((running) => running.stop()).then(() => flushAndExit(log, 0), () => flushAndExit(log, 1))
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+  await starting
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -16,7 +16,7 @@ t.before(async () => {
 })
 t.teardown(() => stack.close())
 
-async function waitFor(check: () => boolean, ms = 3000): Promise<boolean> {
+async function waitFor(check: () => boolean, ms = 10_000): Promise<boolean> {
   const end = Date.now() + ms
   while (Date.now() < end) {
     if (check()) return true

@@ -98,7 +98,9 @@ t.test('rotation: a replaced key file is picked up without a restart, old tokens
   t.match(stack.logs.join('\n'), /"event":"key_rotated"/)
 
   replaceFile(keyFile, 'not a key')
-  await new Promise((r) => setTimeout(r, 1500))
+  // The next reload (every second) fails: waited for, not guessed (1.5 s was not always enough under load).
+  const failed = () => stack.logs.some((l) => l.includes('"event":"key_reload_failed"'))
+  for (const end = Date.now() + 10_000; !failed() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50))
   t.equal(decodeProtectedHeader(await signIn(stack, b, 'RoomA')).kid, decodeProtectedHeader(after).kid, 'a broken file keeps the key in service')
   t.match(stack.logs.join('\n'), /"level":"error".*"event":"key_reload_failed"/)
 })
