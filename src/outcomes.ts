@@ -1,7 +1,9 @@
 /**
- * One error type for everything a request can end in, with a stable `code`.
- * The code picks the HTTP status, the page people see and the log level from
- * one table, so the three never disagree.
+ * Everything a request can end in that the sidecar answers itself, in one
+ * table: the HTTP status, the level of its log line, whether the page offers
+ * a next step, and how it counts as a sign-in. `respond` (http/respond.ts)
+ * reads it to log, count and render; the page texts (pages/texts.ts) have
+ * one entry per code, which the compiler checks.
  */
 
 export type ErrorCode =
@@ -19,29 +21,43 @@ export type ErrorCode =
   | 'METHOD_NOT_ALLOWED'
   | 'INTERNAL'
 
-export interface ErrorSpec {
+/** Pages that are not errors. */
+export type InfoCode = 'SIGNED_OUT' | 'LOGOUT_CONFIRM' | 'OPEN_APP'
+
+export type OutcomeCode = ErrorCode | InfoCode
+
+export interface OutcomeSpec {
   readonly status: number
-  /** Level of the log line the request produces. */
-  readonly level: 'info' | 'warn' | 'error'
-  /** Whether the page offers "try again" (back to the room, or the site root). */
-  readonly retry: boolean
+  /** Level of the `request_failed` line; none for pages that are not errors. */
+  readonly level: 'info' | 'warn' | 'error' | undefined
+  /** Whether the page shows its next step (try again, sign out, open the app). */
+  readonly next: boolean
+  /** `jos_logins_total{outcome}` when this ends a sign-in. */
+  readonly signIn: 'failed' | 'denied'
 }
 
-export const ERRORS: Readonly<Record<ErrorCode, ErrorSpec>> = Object.freeze({
-  ACCESS_DENIED: { status: 403, level: 'info', retry: false },
-  LOGIN_STATE_INVALID: { status: 400, level: 'info', retry: true },
-  LOGIN_FAILED: { status: 400, level: 'warn', retry: true },
-  IDP_REFUSED: { status: 403, level: 'info', retry: true },
-  IDP_UNAVAILABLE: { status: 503, level: 'error', retry: true },
-  IDP_TIMEOUT: { status: 504, level: 'error', retry: true },
-  UPSTREAM_UNAVAILABLE: { status: 502, level: 'error', retry: true },
-  LOGOUT_REFUSED: { status: 403, level: 'warn', retry: false },
-  BAD_REQUEST: { status: 400, level: 'info', retry: false },
-  URL_TOO_LONG: { status: 414, level: 'info', retry: false },
-  NOT_FOUND: { status: 404, level: 'info', retry: false },
-  METHOD_NOT_ALLOWED: { status: 405, level: 'info', retry: false },
-  INTERNAL: { status: 500, level: 'error', retry: true },
+const row = (status: number, level: OutcomeSpec['level'], next: boolean, signIn: OutcomeSpec['signIn'] = 'failed'): OutcomeSpec => ({ status, level, next, signIn })
+
+export const OUTCOMES: Readonly<Record<OutcomeCode, OutcomeSpec>> = Object.freeze({
+  ACCESS_DENIED: row(403, 'info', false, 'denied'),
+  LOGIN_STATE_INVALID: row(400, 'info', true),
+  LOGIN_FAILED: row(400, 'warn', true),
+  IDP_REFUSED: row(403, 'info', true),
+  IDP_UNAVAILABLE: row(503, 'error', true),
+  IDP_TIMEOUT: row(504, 'error', true),
+  UPSTREAM_UNAVAILABLE: row(502, 'error', true),
+  LOGOUT_REFUSED: row(403, 'warn', false),
+  BAD_REQUEST: row(400, 'info', false),
+  URL_TOO_LONG: row(414, 'info', false),
+  NOT_FOUND: row(404, 'info', false),
+  METHOD_NOT_ALLOWED: row(405, 'info', false),
+  INTERNAL: row(500, 'error', true),
+  SIGNED_OUT: row(200, undefined, true),
+  LOGOUT_CONFIRM: row(200, undefined, true),
+  OPEN_APP: row(200, undefined, true),
 })
+
+export const ERROR_CODES: readonly ErrorCode[] = (Object.keys(OUTCOMES) as OutcomeCode[]).filter((c): c is ErrorCode => OUTCOMES[c].level !== undefined)
 
 export class SidecarError extends Error {
   readonly code: ErrorCode
@@ -58,4 +74,9 @@ export class SidecarError extends Error {
 
 export function isSidecarError(err: unknown): err is SidecarError {
   return err instanceof SidecarError
+}
+
+/** Any thrown value as a SidecarError: ours as they are, anything else INTERNAL (its name only: messages may hold secrets). */
+export function asSidecarError(err: unknown): SidecarError {
+  return isSidecarError(err) ? err : new SidecarError('INTERNAL', err instanceof Error ? err.name : 'error', { cause: err })
 }

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { ConfigError, loadConfig, parseListenAddress, splitTopLevel, VARIABLES, SECRET_VARIABLES, type Env } from '../src/config/load.js'
+import { GROUPS, VARIABLE_TABLE, defaultText, type Variable } from '../src/config/variables.js'
 
 const base: Env = {
   PUBLIC_URL: 'https://meet.example.com',
@@ -98,6 +99,11 @@ t.test('bad values', async (t) => {
     ['JWT_GROUP claim without name', { JWT_GROUP: 'claim:' }, /JWT_GROUP: claim: needs a claim name/],
     ['GUEST_ACCESS', { GUEST_ACCESS: 'sometimes' }, /GUEST_ACCESS: must be 1 or 0/],
     ['tenant sub without a default', { JWT_SUBJECT: '{tenant}' }, /JWT_SUBJECT_DEFAULT: required with JWT_SUBJECT=\{tenant\}/],
+    // Blank would silently become `*`, a sub that matches every tenant.
+    ['tenant sub with a blank default', { JWT_SUBJECT: '{tenant}', JWT_SUBJECT_DEFAULT: ' ' }, /JWT_SUBJECT_DEFAULT: required with JWT_SUBJECT=\{tenant\}/],
+    ['TRUSTED_PROXIES entry', { TRUSTED_PROXIES: '10.0.0.0/8, 10.0.0.0/33' }, /TRUSTED_PROXIES: "10.0.0.0\/33" is not an IP address or CIDR range/],
+    ['admin port shared', { ADMIN_LISTEN_ADDRESS: ':8080' }, /ADMIN_LISTEN_ADDRESS: must differ from LISTEN_ADDRESS/],
+    ['JWT_PUBLIC_KEYS_DIR missing', { JWT_ALG: 'RS256', JWT_PUBLIC_KEYS_DIR: '/nonexistent' }, /JWT_PUBLIC_KEYS_DIR: \/nonexistent is not a readable folder/],
   ]
   for (const [name, env, re] of cases) t.match(problems({ ...base, ...env }).join('\n'), re, name)
 })
@@ -133,6 +139,10 @@ t.test('overrides', async (t) => {
   t.equal(a.oidc.redirectUri, 'http://localhost:8080/auth/jitsi/callback')
   t.equal(a.cookie.secure, false)
   t.equal(loadConfig({ ...base, OIDC_ISSUER: 'http://keycloak.internal', OIDC_ALLOW_HTTP: '1' }).auth!.oidc.allowHttp, true)
+  t.same(loadConfig({ ...base, TRUSTED_PROXIES: ' 10.0.0.0/8,,fd00::1 ' }).trustedProxies, [
+    { address: '10.0.0.0', prefix: 8, family: 'ipv4' },
+    { address: 'fd00::1', prefix: 128, family: 'ipv6' },
+  ])
 })
 
 t.test('public-key algorithms', async (t) => {
@@ -177,6 +187,7 @@ t.test('the policy fingerprint changes with anything that decides access or clai
     t.not(p(env), p({}), JSON.stringify(env))
   }
   t.equal(p({ JWT_TTL_SECONDS: '600' }), p({}), 'token lifetime is not policy')
+  t.equal(p({}), 'qrEZ87ipfJxEd-nY', 'unchanged by refactoring: a new fingerprint signs everyone out')
 })
 
 t.test('parseListenAddress', async (t) => {
@@ -187,9 +198,40 @@ t.test('parseListenAddress', async (t) => {
   t.equal(parseListenAddress('host:99999'), undefined)
 })
 
-t.test('VARIABLES lists every variable the README documents', async (t) => {
+t.test('docs/configuration.md documents exactly the variables in the table', async (t) => {
   const { readFileSync } = await import('node:fs')
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
-  for (const v of VARIABLES) t.match(readme, new RegExp('`' + v + '`'), `${v} documented`)
+  const doc = readFileSync(new URL('../docs/configuration.md', import.meta.url), 'utf8')
+  // Rows `| \`NAME\` | default | meaning |`, each under a `## Section` heading.
+  const rows = new Map<string, { section: string; default: string; meaning: string }>()
+  let section = ''
+  for (const line of doc.split('\n')) {
+    section = /^## (.+)$/.exec(line)?.[1] ?? section
+    const row = /^\| `([A-Z][A-Z0-9_]*)` \| (.*?) \| (.*) \|$/.exec(line)
+    if (!row) continue
+    t.notOk(rows.has(row[1]!), `${row[1]} documented once`)
+    rows.set(row[1]!, { section, default: row[2]!, meaning: row[3]! })
+  }
+  t.equal(rows.size, VARIABLE_TABLE.length, 'as many rows as variables')
+  for (const v of VARIABLE_TABLE as readonly Variable[]) {
+    const row = rows.get(v.name)
+    if (!row) {
+      t.fail(`${v.name} is not documented`)
+      continue
+    }
+    t.equal(row.section, GROUPS[v.group], `${v.name} is in its section`)
+    t.equal(row.default, defaultText(v), `${v.name}'s default`)
+    if (v.kind === 'int') t.match(row.meaning, `${v.min} to ${v.max}`, `${v.name}'s range`)
+    if (v.kind === 'enum' || v.kind === 'features') for (const value of v.values) t.match(row.meaning, `\`${value}\``, `${v.name} allows ${value}`)
+    if (v.secret) t.match(row.meaning, `\`${v.name}_FILE\``, `${v.name} can come from a file`)
+  }
+  for (const name of rows.keys()) t.ok((VARIABLES as readonly string[]).includes(name), `${name} is a variable`)
   for (const v of SECRET_VARIABLES) t.ok(VARIABLES.includes(v), `${v} listed`)
+})
+
+t.test('every default is a valid value: setting them all changes nothing', async (t) => {
+  const defaults = Object.fromEntries((VARIABLE_TABLE as readonly Variable[]).flatMap((v) => (v.default === undefined ? [] : [[v.name, v.default]])))
+  const implicit = loadConfig(base)
+  const explicit = loadConfig({ ...base, ...defaults })
+  t.equal(JSON.stringify(explicit), JSON.stringify(implicit))
+  t.equal(explicit.auth!.policy, implicit.auth!.policy)
 })

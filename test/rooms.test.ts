@@ -1,5 +1,6 @@
 import t from 'tap'
-import { classify, isNavigation, isRoomSegment, jwtParam, nameToSegment, roomClaim, roomPath, roomUrl, stripJwtParam, type RequestHead } from '../src/rooms/classify.js'
+import { classify, isNavigation, isRoomSegment, nameToSegment, roomClaim, roomPath, type RequestHead } from '../src/rooms/classify.js'
+import { jwtParam, roomUrl, stripJwtParam } from '../src/rooms/target.js'
 
 const nav = (path: string, method = 'GET'): RequestHead => ({ method, path, secFetchMode: 'navigate', accept: 'text/html' })
 
@@ -113,11 +114,12 @@ t.test('roomUrl always stays on the origin', async (t) => {
 })
 
 t.test("Jitsi's {state}: room, tenant, overrides, desktop app", async (t) => {
-  const { parseJitsiState, overridesHash, segmentOf } = await import('../src/rooms/classify.js')
+  const { parseJitsiState, overridesHash } = await import('../src/rooms/jitsi-state.js')
+  const { segmentOf } = await import('../src/rooms/classify.js')
   t.same(parseJitsiState(JSON.stringify({ room: 'T%C3%A4st', roomSafe: 't%c3%a4st', tenant: 'acme', 'config.startWithAudioMuted': true, electron: true, refreshToken: 'SECRET' })),
-    { room: 'T%C3%A4st', tenant: 'acme', hash: 'config.startWithAudioMuted=true', electron: true })
-  t.same(parseJitsiState(JSON.stringify({ room: 'MyRoom' })), { room: 'MyRoom', tenant: undefined, hash: '', electron: false })
-  t.same(parseJitsiState(JSON.stringify({ room: 'Täst Raum', tenant: null })), { room: 'T%C3%A4st%20Raum', tenant: undefined, hash: '', electron: false }, 'unencoded names are encoded')
+    { room: 'T%C3%A4st', tenant: 'acme', query: '', hash: 'config.startWithAudioMuted=true', electron: true })
+  t.same(parseJitsiState(JSON.stringify({ room: 'MyRoom' })), { room: 'MyRoom', tenant: undefined, query: '', hash: '', electron: false })
+  t.same(parseJitsiState(JSON.stringify({ room: 'Täst Raum', tenant: null })), { room: 'T%C3%A4st%20Raum', tenant: undefined, query: '', hash: '', electron: false }, 'unencoded names are encoded')
   for (const bad of ['', 'not json', '[]', 'null', '"room"', JSON.stringify({}), JSON.stringify({ room: 5 }), JSON.stringify({ room: '//evil.example' }), JSON.stringify({ room: 'a/b' }),
     JSON.stringify({ room: 'ok', tenant: '../x' }), JSON.stringify({ room: 'ok', tenant: 'a/b' }), JSON.stringify({ room: '()' }), `{"room":"${'x'.repeat(5000)}"}`]) {
     t.equal(parseJitsiState(bad), undefined, bad.slice(0, 60))

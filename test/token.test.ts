@@ -3,8 +3,8 @@ import fc from 'fast-check'
 import { SignJWT, decodeProtectedHeader, jwtVerify } from 'jose'
 import { loadConfig, type Env } from '../src/config/load.js'
 import { KeyStore } from '../src/token/keys.js'
-import { NBF_SKEW_SECONDS, TokenSigner, buildClaims, identityFromClaims, subjectFor, userFromClaims } from '../src/token/sign.js'
-import type { Identity } from '../src/signin/cookies.js'
+import { NBF_SKEW_SECONDS, TokenSigner, buildClaims, subjectFor } from '../src/token/sign.js'
+import { identityFromClaims, userFromClaims, type Identity } from '../src/identity/claims.js'
 
 const env: Env = {
   PUBLIC_URL: 'https://meet.example.com', OIDC_ISSUER: 'https://idp.example.com', OIDC_CLIENT_ID: 'c', OIDC_CLIENT_SECRET: 's',

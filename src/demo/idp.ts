@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net'
 import { LRUCache } from 'lru-cache'
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
 import MemoryAdapter, { type MemoryStore } from 'oidc-provider/lib/adapters/memory_adapter.js'
-import { readForm } from '../http/reply.js'
+import { readForm } from '../http/form.js'
 
 /**
  * How many records (interactions, sessions, grants, codes, tokens: about seven per sign-in) one

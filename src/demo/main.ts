@@ -10,11 +10,20 @@ import { DEMO_ACCOUNTS, startIdp } from './idp.js'
 import { startStandIn } from './jitsi.js'
 
 export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  // Registered before anything starts, so a Ctrl+C during start-up still stops what did start.
+  const started: (() => Promise<unknown>)[] = []
+  const stop = () => {
+    void Promise.allSettled(started.map((close) => close())).finally(() => process.exit(0))
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
   const port = Number(env.DEMO_PORT ?? 8080)
   const publicUrl = `http://localhost:${port}`
   const clientSecret = randomBytes(24).toString('base64url')
   const idp = await startIdp({ host: 'localhost', port: Number(env.DEMO_IDP_PORT ?? port + 1), clientId: 'jitsi', clientSecret, redirectUris: [`${publicUrl}/jitsi/callback`], postLogoutRedirectUris: [`${publicUrl}/`] })
+  started.push(() => idp.close())
   const jitsi = await startStandIn()
+  started.push(() => jitsi.close())
   const config = loadConfig({
     PUBLIC_URL: publicUrl,
     UPSTREAM_URL: jitsi.url,
@@ -34,6 +43,7 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<voi
     COOKIE_SECRET: randomBytes(32).toString('base64url'),
   })
   const running = await start(config, createLogger(config.logLevel))
+  started.push(() => running.stop())
   const accounts = Object.entries(DEMO_ACCOUNTS).map(([id, a]) => `    ${id} / ${a.password}   (groups: ${(a.claims.groups as string[]).join(', ')})`).join('\n')
   process.stdout.write(`
 jitsi-oidc-sidecar demo is running.
@@ -46,9 +56,4 @@ ${accounts}
 
 Press Ctrl+C to stop.
 `)
-  const stop = () => {
-    void Promise.all([running.stop(), idp.close(), jitsi.close()]).finally(() => process.exit(0))
-  }
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
 }

@@ -6,19 +6,14 @@
  * mid-response cuts the client's response instead of leaving it open.
  * (WebSocket upgrades stay with http-proxy, in proxy.ts.)
  */
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import type { Dispatcher } from 'undici'
 // The pool's own file (src/vendor.d.ts types it): undici's index also loads fetch,
 // WebSocket, caches and mocks, which forwarding never uses (in the bundle, about
 // 40 ms of start-up and 6 MB when listening).
 import Pool from 'undici/lib/dispatcher/pool.js'
-
-/**
- * Hop-by-hop headers (RFC 9110 7.6.1) and ones undici manages itself: never
- * forwarded either way. `expect` is answered by Node's server already.
- */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'expect', 'http2-settings'])
+import { HOP_BY_HOP } from './headers.js'
 
 /** The reason given to undici when the client leaves first. */
 const CLIENT_GONE = new Error('the client closed the connection')
@@ -32,24 +27,11 @@ export interface ForwardOptions {
 }
 
 export interface Forwarder {
-  /** Forwards `req`; `extraHeaders` are added to the response (e.g. Referrer-Policy). */
-  forward(req: IncomingMessage, res: ServerResponse, extraHeaders?: Readonly<Record<string, string>>): void
+  /** Forwards `req` with `headers` (see upstreamHeaders); `extraHeaders` are added to the response (e.g. Referrer-Policy). */
+  forward(req: IncomingMessage, res: ServerResponse, headers: Record<string, string | string[]>, extraHeaders?: Readonly<Record<string, string>>): void
   /** When the upstream's response headers arrived (performance.now()). */
   upstreamAt(req: IncomingMessage): number | undefined
   close(): Promise<void>
-}
-
-/** Copies request headers without hop-by-hop ones (and those named by Connection). */
-function requestHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {}
-  const connection = headers.connection
-  const named = connection && connection !== 'keep-alive' && connection !== 'close' ? new Set(connection.toLowerCase().split(',').map((s) => s.trim())) : undefined
-  for (const name in headers) {
-    const v = headers[name]
-    if (v === undefined || HOP_BY_HOP.has(name) || named?.has(name)) continue
-    out[name] = v
-  }
-  return out
 }
 
 function responseHeaders(raw: Record<string, string | string[] | undefined>, extra: Readonly<Record<string, string>> | undefined): Record<string, string | string[]> {
@@ -68,7 +50,7 @@ export function createForwarder(opts: ForwardOptions): Forwarder {
   const pool = new Pool(opts.upstream.origin, { connections: 512, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 300_000, bodyTimeout: 300_000 })
   const upstreamAt = new WeakMap<IncomingMessage, number>()
 
-  function forward(req: IncomingMessage, res: ServerResponse, extra?: Readonly<Record<string, string>>): void {
+  function forward(req: IncomingMessage, res: ServerResponse, headers: Record<string, string | string[]>, extra?: Readonly<Record<string, string>>): void {
     // undici's low-level handler API: no AbortController, promise or stream wrapper per request.
     let controller: Dispatcher.DispatchController | undefined
     let clientGone = false
@@ -83,7 +65,7 @@ export function createForwarder(opts: ForwardOptions): Forwarder {
     // A body only when the request says it has one: GETs must not wait for an end that is already there.
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined
     pool.dispatch(
-      { path: req.url ?? '/', method: (req.method ?? 'GET') as Dispatcher.HttpMethod, headers: requestHeaders(req.headers), body: hasBody ? req : null },
+      { path: req.url ?? '/', method: (req.method ?? 'GET') as Dispatcher.HttpMethod, headers, body: hasBody ? req : null },
       {
         onRequestStart(c) {
           controller = c

@@ -9,20 +9,21 @@
  * with a 502 status line).
  */
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http'
-import { BlockList, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { randomBytes } from 'node:crypto'
 import httpProxy from 'http-proxy'
 import { createForwarder } from './forward.js'
+import { upstreamHeaders, type ForwardPolicy } from './headers.js'
 
 export interface ProxyOptions {
   readonly upstream: URL
-  /** Peers whose X-Forwarded-* headers are kept (appended to), e.g. the ingress. */
-  readonly trustedProxies?: BlockList | undefined
-  /** `http` or `https`: how people reach the site (PUBLIC_URL), since TLS ends before the sidecar. */
-  readonly publicProtocol: string
+  /** What the upstream is told about the request, and which cookies it never sees. */
+  readonly forwarding: ForwardPolicy
   /** Called when the upstream fails before a response started; must answer `res`. */
   readonly onUpstreamError: (err: Error, req: IncomingMessage, res: ServerResponse) => void
+  /** Called when the upstream fails a WebSocket handshake; must answer the socket. */
+  readonly onUpstreamSocketError: (err: Error, req: IncomingMessage, socket: Duplex) => void
   /** Called for every upstream failure (for logging), including ones the client never sees. */
   readonly onError?: (err: Error, req: IncomingMessage, kind: 'http' | 'ws') => void
 }
@@ -48,57 +49,6 @@ const CLOSE_TO_CLIENT = Buffer.from([0x88, 0x02, 0x03, 0xe9])
 function closeToUpstream(): Buffer {
   const mask = randomBytes(4)
   return Buffer.from([0x88, 0x82, ...mask, 0x03 ^ (mask[0] as number), 0xe9 ^ (mask[1] as number)])
-}
-
-/**
- * Forwarding headers a client may try to spoof. Matched after folding `_` to
- * `-`, because some servers treat `X_Forwarded_For` as `X-Forwarded-For`.
- */
-function isForwardingHeader(name: string): boolean {
-  const n = name.includes('_') ? name.replace(/_/g, '-') : name
-  return n.startsWith('x-forwarded-') || n === 'forwarded' || n === 'x-real-ip'
-}
-
-/** Builds the BlockList of TRUSTED_PROXIES once, at start-up. */
-export function trustList(cidrs: readonly { address: string; prefix: number; family: 'ipv4' | 'ipv6' }[]): BlockList | undefined {
-  if (cidrs.length === 0) return undefined
-  const list = new BlockList()
-  for (const c of cidrs) list.addSubnet(c.address, c.prefix, c.family)
-  return list
-}
-
-function peerAddress(req: IncomingMessage): string {
-  const remote = req.socket.remoteAddress ?? ''
-  return remote.startsWith('::ffff:') ? remote.slice(7) : remote
-}
-
-export function isTrustedPeer(address: string, trusted: BlockList | undefined): boolean {
-  if (!trusted || address === '') return false
-  return trusted.check(address, address.includes(':') ? 'ipv6' : 'ipv4')
-}
-
-/**
- * Sets the forwarding headers the upstream gets. From an untrusted peer,
- * whatever the client sent is replaced by what this hop knows; from a
- * trusted proxy its X-Forwarded-For is kept and the peer appended, and its
- * X-Forwarded-Proto/Host kept. `_` spellings are dropped either way.
- */
-function setForwardedHeaders(req: IncomingMessage, publicProtocol: string, trusted?: BlockList): void {
-  const headers = req.headers
-  const peer = peerAddress(req)
-  if (isTrustedPeer(peer, trusted)) {
-    for (const name in headers) if (name.includes('_') && isForwardingHeader(name)) delete headers[name]
-    const xff = headers['x-forwarded-for']
-    headers['x-forwarded-for'] = xff ? `${Array.isArray(xff) ? xff.join(', ') : xff}, ${peer}` : peer
-    const proto = headers['x-forwarded-proto']
-    if (proto !== 'http' && proto !== 'https') headers['x-forwarded-proto'] = publicProtocol
-    if (headers['x-forwarded-host'] === undefined && headers.host !== undefined) headers['x-forwarded-host'] = headers.host
-    return
-  }
-  for (const name in headers) if (isForwardingHeader(name)) delete headers[name]
-  headers['x-forwarded-for'] = peer
-  headers['x-forwarded-proto'] = publicProtocol
-  if (headers.host !== undefined) headers['x-forwarded-host'] = headers.host
 }
 
 /** Room pages opened with a token in their URL: no Referer with it may leave the site. */
@@ -147,19 +97,19 @@ export function createProxy(opts: ProxyOptions): Proxy {
     // For WebSocket upgrades http-proxy hands over the client's raw socket.
     const socket = resOrSocket as Socket | undefined
     if (socket && !socket.destroyed && !isServerResponse(socket)) {
-      if (socket.writable) socket.end('HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+      opts.onUpstreamSocketError(err, req, socket)
       socket.destroySoon?.()
     }
   })
 
   return {
     web(req, res, roomPage) {
-      setForwardedHeaders(req, opts.publicProtocol, opts.trustedProxies)
-      forwarder.forward(req, res, roomPage ? ROOM_PAGE_HEADERS : undefined)
+      forwarder.forward(req, res, upstreamHeaders(req.headers, req.socket.remoteAddress, opts.forwarding), roomPage ? ROOM_PAGE_HEADERS : undefined)
     },
     upstreamAt: (req) => forwarder.upstreamAt(req),
     ws(req, socket, head) {
-      setForwardedHeaders(req, opts.publicProtocol, opts.trustedProxies)
+      // http-proxy builds the upstream handshake from req.headers: hand it the headers to send.
+      req.headers = upstreamHeaders(req.headers, req.socket.remoteAddress, opts.forwarding, true)
       server.ws(req, socket, head)
     },
     closeWebSockets() {

@@ -1,21 +1,30 @@
 /**
- * Wiring: routes each request by `classify` to the sign-in flow, our
- * endpoints or the proxy; one access line and one metric per request.
+ * The request path, top to bottom: `classify` says what a request is; a room
+ * page goes through the gate (decideRoom) and on to jitsi-web, back with a
+ * token, or to the IdP; our endpoints are looked up in one table; anything
+ * else goes to jitsi-web untouched. One access line and one metric per request.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import type { Duplex } from 'node:stream'
-import { AuthFlow } from '../signin/flow.js'
 import type { Config } from '../config/load.js'
-import { KeyStore } from '../token/keys.js'
+import { OidcClient } from '../oidc/client.js'
 import { accessLogFloor, redactUrl, unredacted, type Logger } from '../ops/log.js'
 import { Metrics, type RouteClass } from '../ops/metrics.js'
-import { OidcClient } from '../oidc/client.js'
-import { createProxy, isTrustedPeer, trustList, type Proxy } from './proxy.js'
-import { Replies } from './reply.js'
 import { classify } from '../rooms/classify.js'
+import { callbackEndpoint } from '../signin/callback.js'
 import { CookieCodec } from '../signin/cookies.js'
+import { sendToRoom, type SignInDeps } from '../signin/deps.js'
+import { gateRoom } from '../signin/gate.js'
+import { loginEndpoint, startLogin } from '../signin/login.js'
+import { logoutEndpoint } from '../signin/logout.js'
+import { KeyStore, isRsa } from '../token/keys.js'
+import { servePublicKeys } from '../token/keyserver.js'
 import { TokenSigner } from '../token/sign.js'
+import { route, type EndpointTable } from './endpoints.js'
+import { clientAddress, trustList } from './headers.js'
+import { createProxy, type Proxy } from './proxy.js'
+import { Responder, failure } from './respond.js'
 
 export interface App {
   handleRequest(req: IncomingMessage, res: ServerResponse): void
@@ -38,25 +47,26 @@ export interface AppOptions {
 
 export async function createApp(config: Config, log: Logger, opts: AppOptions = {}): Promise<App> {
   const metrics = opts.metrics ?? new Metrics()
-  const replies = new Replies(config, log)
+  const responder = new Responder(config, log, metrics)
   const trusted = trustList(config.trustedProxies)
+  const auth = config.auth
   const proxy: Proxy = createProxy({
     upstream: config.upstream,
-    publicProtocol: config.publicProtocol,
-    trustedProxies: trusted,
+    // Our cookies are none of jitsi-web's business.
+    forwarding: { publicProtocol: config.publicProtocol, trusted, ownCookies: auth ? OWN_COOKIE_MARK : undefined },
     onUpstreamError(err, req, res) {
-      const detail = `upstream unavailable: ${(err as NodeJS.ErrnoException).code ?? err.message}`
-      replies.page(req, res, 'UPSTREAM_UNAVAILABLE', { detail, nextUrl: `${config.publicOrigin}${retryPath(req)}` })
+      responder.respond(req, res, { code: 'UPSTREAM_UNAVAILABLE', detail: upstreamDetail(err), nextUrl: `${config.publicOrigin}${retryPath(req)}` })
     },
-    onError(err, req, kind) {
+    onUpstreamSocketError(err, req, socket) {
+      responder.respondSocket(req, socket, { code: 'UPSTREAM_UNAVAILABLE', detail: `websocket ${upstreamDetail(err)}` })
+    },
+    onError(_err, _req, kind) {
       metrics.upstreamErrors.inc({ kind })
-      if (kind === 'ws') log.warn({ event: 'upstream_error', kind, url: redactUrl(req.url ?? ''), error: (err as NodeJS.ErrnoException).code ?? err.message }, 'websocket proxy error')
     },
   })
 
-  const auth = config.auth
-  let flow: AuthFlow | undefined
-  let oidc: OidcClient | undefined
+  let signIn: SignInDeps | undefined
+  let endpoints: EndpointTable = {}
   let stopWatching = () => {}
   if (auth) {
     const keys = await KeyStore.load(auth.jwt, (e) => {
@@ -64,28 +74,40 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       if (e.event !== 'key_loaded') metrics.keyReloads.inc({ result: e.event === 'key_rotated' ? 'rotated' : e.event === 'public_keys_loaded' ? 'public_keys' : 'failed' })
     })
     stopWatching = keys.watch(auth.jwt.keyReloadSeconds)
-    oidc = new OidcClient(auth.oidc, metrics, (reason) => {
+    const oidc = new OidcClient(auth.oidc, metrics, (reason) => {
       metrics.staleKeys.inc()
       log.warn({ event: 'idp_keys_stale', error: reason }, 'the IdP\'s key set could not be fetched again: ID tokens are verified with the keys fetched before')
     })
-    flow = new AuthFlow({
+    const d: SignInDeps = {
       config,
       auth,
       oidc,
-      keys,
       signer: new TokenSigner(keys, auth.jwt, (alg) => metrics.tokens.inc({ alg })),
       cookies: new CookieCodec(auth.cookie.secrets, auth.cookie.secure),
-      replies,
+      responder,
       metrics,
       log,
-    })
+    }
+    signIn = d
+    endpoints = {
+      login: { methods: ['GET', 'HEAD'], handle: (req, res, query) => loginEndpoint(d, req, res, query), signIn: true },
+      callback: { methods: ['GET'], handle: (req, res, query) => callbackEndpoint(d, req, res, query), signIn: true },
+      logout: { methods: ['GET', 'HEAD', 'POST'], handle: (req, res, query) => logoutEndpoint(d, req, res, query) },
+      // The key server exists only with a key pair: a shared secret has nothing to publish.
+      ...(isRsa(auth.jwt.alg)
+        ? {
+            'jwks.json': { methods: ['GET', 'HEAD'], handle: (req, res) => servePublicKeys(req, res, undefined, keys, responder) },
+            'asap/': { methods: ['GET', 'HEAD'], handle: (req, res, _query, file) => servePublicKeys(req, res, file, keys, responder) },
+          }
+        : {}),
+    } satisfies EndpointTable
   }
+  const oidc = signIn?.oidc
   // Every field of the access line is built here from safe values (the URL through redactUrl).
   const accessLog = unredacted(log)
   // Lines from this status up, or none (Infinity): ACCESS_LOG and LOG_LEVEL, decided here once.
   const accessFrom = accessLog.isLevelEnabled('info') ? accessLogFloor(config.accessLog) : Infinity
   const prefix = auth?.pathPrefix ?? ''
-  const cookiePrefix = auth ? OWN_COOKIE_MARK : undefined
 
   const open = new Set<ServerResponse>()
 
@@ -113,14 +135,8 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     })
   }
 
-  /** Our cookies are none of jitsi-web's business. */
-  function forward(req: IncomingMessage, res: ServerResponse, roomPage = false): void {
-    if (cookiePrefix !== undefined) stripCookies(req, cookiePrefix)
-    proxy.web(req, res, roomPage)
-  }
-
   function handleRequest(req: IncomingMessage, res: ServerResponse): void {
-    if (!flow) {
+    if (!signIn) {
       observe(req, res, 'proxy')
       return proxy.web(req, res)
     }
@@ -129,16 +145,35 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     const path = q === -1 ? url : url.slice(0, q)
     const c = classify({ method: req.method ?? 'GET', path, secFetchMode: header(req, 'sec-fetch-mode'), accept: header(req, 'accept') }, prefix)
     observe(req, res, c.kind === 'pass' ? 'proxy' : c.kind)
-    if (c.kind === 'pass') return forward(req, res)
+    if (c.kind === 'pass') return proxy.web(req, res)
     const query = q === -1 ? '' : url.slice(q + 1)
-    const f = flow
-    const work = c.kind === 'endpoint'
-      ? f.endpoint(req, res, c.name, query)
-      : f.room(req, res, c.room, c.tenant, query).then((handled) => {
-          // The client may have left while the token was checked.
-          if (!handled && !res.destroyed) forward(req, res, query !== '')
-        })
-    work.catch((err: unknown) => replies.fail(req, res, err))
+    if (c.kind === 'endpoint') return endpoint(req, res, c.name, query)
+    room(signIn, req, res, c.room, c.tenant, query).catch((err: unknown) => responder.respond(req, res, failure(err)))
+  }
+
+  function endpoint(req: IncomingMessage, res: ServerResponse, name: string, query: string): void {
+    const r = route(endpoints, name, req.method ?? 'GET')
+    if (r.kind === 'not-found') return responder.respond(req, res, { code: 'NOT_FOUND' })
+    if (r.kind === 'method-not-allowed') return responder.respond(req, res, { code: 'METHOD_NOT_ALLOWED', allow: r.allow })
+    const { endpoint: e, file } = r
+    Promise.resolve()
+      .then(() => e.handle(req, res, query, file))
+      .catch((err: unknown) => responder.respond(req, res, failure(err, { signIn: e.signIn })))
+  }
+
+  /** A room page load: through the gate, then to jitsi-web, back with a token, or to the IdP. */
+  async function room(d: SignInDeps, req: IncomingMessage, res: ServerResponse, room: string, tenant: string | undefined, query: string): Promise<void> {
+    const { decision, target, cookies } = await gateRoom(d, req, room, tenant, query)
+    switch (decision.kind) {
+      case 'pass':
+        // The client may have left while the token was checked.
+        if (!res.destroyed) proxy.web(req, res, query !== '')
+        return
+      case 'mint':
+        return sendToRoom(d, req, res, decision.session, target)
+      case 'login':
+        return startLogin(d, req, res, target, cookies)
+    }
   }
 
   // Upgraded connections outlive requests; they are closed on shutdown.
@@ -151,11 +186,8 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     socket.on('error', () => socket.destroy())
     upgraded.add(socket)
     socket.once('close', () => upgraded.delete(socket))
-    if (flow && (req.url ?? '/').startsWith(prefix)) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
-      return
-    }
-    if (cookiePrefix !== undefined) stripCookies(req, cookiePrefix)
+    // Our endpoints speak no WebSocket.
+    if (signIn && (req.url ?? '/').startsWith(prefix)) return responder.respondSocket(req, socket, { code: 'NOT_FOUND', detail: 'websocket upgrade to an endpoint' })
     proxy.ws(req, socket, head)
   }
 
@@ -192,38 +224,11 @@ function round(ms: number): number {
   return Math.round(ms * 10) / 10
 }
 
-/**
- * The client's address: the peer, or, when the peer is a trusted proxy, the
- * X-Forwarded-For hop nearest to us that no trusted proxy stands for
- * (read right to left: entries further left are whatever the client wrote).
- */
-function clientAddress(remoteAddress: string | undefined, xff: string | string[] | undefined, trusted: ReturnType<typeof trustList>): string {
-  const remote = remoteAddress ?? ''
-  let client = remote.startsWith('::ffff:') ? remote.slice(7) : remote
-  if (!isTrustedPeer(client, trusted)) return client
-  const hops = (Array.isArray(xff) ? xff.join(',') : xff ?? '').split(',')
-  for (let i = hops.length - 1; i >= 0; i--) {
-    const hop = (hops[i] as string).trim()
-    if (hop === '') continue
-    client = hop
-    if (!isTrustedPeer(hop, trusted)) break
-  }
-  return client
-}
-
 /** Every cookie the sidecar sets has this in its name (`jos_session`, `__Host-jos_tx_…`). */
 const OWN_COOKIE_MARK = 'jos_'
 
-/** Removes the sidecar's cookies from a request before it goes upstream. */
-export function stripCookies(req: IncomingMessage, mark: string): void {
-  const cookie = req.headers.cookie
-  if (cookie === undefined || !cookie.includes(mark)) return
-  const kept = cookie.split(';').filter((c) => {
-    const name = c.slice(0, c.indexOf('=')).trim()
-    return !(name.startsWith(mark) || name.startsWith(`__Host-${mark}`))
-  })
-  if (kept.length === 0) delete req.headers.cookie
-  else req.headers.cookie = kept.join(';').trim()
+function upstreamDetail(err: Error): string {
+  return `upstream unavailable: ${(err as NodeJS.ErrnoException).code ?? err.message}`
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

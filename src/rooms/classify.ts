@@ -1,6 +1,6 @@
 /**
  * What a request is (a room page, one of our endpoints, or anything else),
- * Jitsi's form of a room name, and redirect targets built on PUBLIC_URL.
+ * and Jitsi's forms of a room name (path segment, room claim).
  * Pure functions only: no I/O, no logging.
  */
 
@@ -100,7 +100,7 @@ function webAppSegment(segment: string): string {
  */
 const UNSAFE_URL_CHAR = /[^\x21\x22\x24-\x7e]/g
 
-function percentEncodeUnsafe(s: string): string {
+export function percentEncodeUnsafe(s: string): string {
   return s.replace(UNSAFE_URL_CHAR, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()}`)
 }
 
@@ -177,61 +177,6 @@ export function roomPath(room: string, tenant: string | undefined): string {
   return tenant === undefined ? `/${room}` : `/${tenant}/${room}`
 }
 
-/**
- * Removes every `jwt` parameter from a raw query string (without `?`),
- * keeping the other parameters as they were (bytes outside printable ASCII
- * percent-encoded, so the result is always a valid header value).
- */
-export function stripJwtParam(query: string): string {
-  if (query === '') return ''
-  const kept = query.split('&').filter((part) => part !== '' && part !== 'jwt' && !part.startsWith('jwt='))
-  return percentEncodeUnsafe(kept.join('&'))
-}
-
-/**
- * The `jwt` parameter of a raw query string, decoded; undefined when there is
- * none, or more than one (which the web app might read differently from us).
- */
-export function jwtParam(query: string): string | undefined {
-  let found: string | undefined
-  for (const part of query.split('&')) {
-    if (part !== 'jwt' && !part.startsWith('jwt=')) continue
-    if (found !== undefined) return undefined
-    found = part.slice(4)
-  }
-  if (found === undefined) return undefined
-  try {
-    return decodeURIComponent(found.replace(/\+/g, ' '))
-  } catch {
-    return undefined
-  }
-}
-
-/**
- * Absolute URL of a room page on `origin` (PUBLIC_URL's origin). `query` is
- * the kept query (no `jwt`), `jwt` is appended last. Only segments checked by
- * isRoomSegment (no `/`, `\\`, `?` or control characters once decoded, nothing
- * outside printable ASCII raw) reach here, so the result can never leave the
- * origin.
- */
-export function roomUrl(origin: string, room: string, tenant: string | undefined, query: string, jwt?: string): string {
-  let url = origin + roomPath(room, tenant)
-  const params = jwt === undefined ? query : query === '' ? `jwt=${jwt}` : `${query}&jwt=${jwt}`
-  if (params !== '') url += `?${params}`
-  return url
-}
-
-/** Where Jitsi's login round trip returns to: a room page, with settings to restore. */
-export interface LoginTarget {
-  /** Path segments (see RequestClass). */
-  readonly room: string
-  readonly tenant: string | undefined
-  /** Jitsi config overrides for the URL hash, already encoded (`config.x=true&…`), or ''. */
-  readonly hash: string
-  /** Return through the desktop app's `jitsi-meet://` link. */
-  readonly electron: boolean
-}
-
 /** A name as Jitsi hands it over (maybe still percent-encoded) → the canonical path segment, or undefined. */
 export function segmentOf(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined
@@ -244,82 +189,4 @@ export function segmentOf(value: unknown): string | undefined {
   if (!isValidName(name)) return undefined
   const segment = nameToSegment(name)
   return webAppSegment(segment) === '' ? undefined : segment
-}
-
-/** Override keys we carry back: `config.x` / `interfaceConfig.x.y`, identifiers only. */
-const OVERRIDE_KEY = /^(?:config|interfaceConfig)(?:\.[A-Za-z_][A-Za-z0-9_]{0,63}){1,4}$/
-/**
- * Settings that point the app at other servers or code, or touch tokens: a
- * login link could otherwise send a freshly signed-in person's token
- * elsewhere. Matched against each part of the key.
- */
-const DANGEROUS_KEY_PART = /url|uri|host|bosh|websocket|domain|server|endpoint|token|jwt|proxy|analytics|callstats|script|iframe|api|__proto__|constructor|prototype/i
-const MAX_OVERRIDES = 32
-const MAX_OVERRIDE_VALUE = 200
-
-/**
- * One override value as the web app reads it from the hash (JSON text), or
- * undefined when it is not a plain boolean, number or short harmless string.
- */
-function overrideValue(value: unknown): string | undefined {
-  let parsed: unknown = value
-  if (typeof value === 'string') {
-    try {
-      parsed = JSON.parse(value)
-    } catch {
-      // Jitsi puts some settings (config.subject) in the state as plain text.
-      parsed = value
-    }
-  }
-  if (typeof parsed === 'boolean' || (typeof parsed === 'number' && Number.isFinite(parsed))) return JSON.stringify(parsed)
-  if (typeof parsed === 'string' && parsed.length <= MAX_OVERRIDE_VALUE && parsed.isWellFormed() && !URL_LIKE.test(asBrowserReadsIt(parsed))) return JSON.stringify(parsed)
-  return undefined
-}
-
-/**
- * A value as a browser's URL parser sees it: leading control characters and
- * spaces stripped, tabs and newlines removed anywhere (`java\tscript:` is
- * `javascript:` to it).
- */
-function asBrowserReadsIt(value: string): string {
-  return value.replace(/^[\u0000-\u0020]+/, '').replace(/[\t\n\r]/g, '')
-}
-
-/** Values that could point somewhere: a scheme of the web, `//`, or a leading slash or backslash. */
-const URL_LIKE = /:\/\/|^\s*(?:wss?|https?|ftp|javascript|data|vbscript|file|blob|about):|^\s*[/\\]/i
-
-/** The hash (without `#`) that restores the harmless config overrides among `entries`. */
-export function overridesHash(entries: Iterable<[string, unknown]>): string {
-  const parts: string[] = []
-  for (const [key, value] of entries) {
-    if (parts.length >= MAX_OVERRIDES) break
-    if (!OVERRIDE_KEY.test(key) || key.split('.').slice(1).some((p) => DANGEROUS_KEY_PART.test(p))) continue
-    const v = overrideValue(value)
-    if (v !== undefined) parts.push(`${key}=${encodeURIComponent(v)}`)
-  }
-  return parts.join('&')
-}
-
-/** Longest `{state}` we read: Jitsi's is a few hundred bytes. */
-const MAX_STATE_LENGTH = 4096
-
-/**
- * Parses Jitsi's `{state}` (URL-decoded JSON: room, roomSafe, tenant,
- * `config.*` overrides, `electron`) into a login target; undefined when it is
- * not usable. Anything else in it (a refresh token, unknown keys) is ignored.
- */
-export function parseJitsiState(text: string): LoginTarget | undefined {
-  if (text.length > MAX_STATE_LENGTH) return undefined
-  let state: unknown
-  try {
-    state = JSON.parse(text)
-  } catch {
-    return undefined
-  }
-  if (typeof state !== 'object' || state === null || Array.isArray(state)) return undefined
-  const s = state as Record<string, unknown>
-  const room = segmentOf(s.room)
-  const tenant = s.tenant === undefined || s.tenant === null || s.tenant === '' ? undefined : segmentOf(s.tenant)
-  if (room === undefined || (tenant === undefined && s.tenant !== undefined && s.tenant !== null && s.tenant !== '')) return undefined
-  return { room, tenant, hash: overridesHash(Object.entries(s)), electron: s.electron === true }
 }

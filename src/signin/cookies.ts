@@ -9,24 +9,10 @@
 import { createHmac, hash, hkdfSync, timingSafeEqual, webcrypto } from 'node:crypto'
 import { EncryptJWT, jwtDecrypt, type CryptoKey, type JWTPayload } from 'jose'
 import { LRUCache } from 'lru-cache'
+import type { Identity } from '../identity/claims.js'
+import type { ReturnTarget } from '../rooms/target.js'
 
 export type Purpose = 'session' | 'tx'
-
-/** The `context.user` fields a token carries, already mapped from the claims. */
-export interface UserFields {
-  readonly id?: string
-  readonly name?: string
-  readonly email?: string
-  readonly avatar?: string
-}
-
-/** What tokens need about a person, decided at sign-in. */
-export interface Identity {
-  readonly user: UserFields
-  readonly moderator: boolean
-  readonly features: Readonly<Record<string, boolean>>
-  readonly group?: string
-}
 
 export interface Session {
   readonly identity: Identity
@@ -38,18 +24,16 @@ export interface Session {
   readonly idToken?: string
 }
 
-export interface LoginTransaction {
+/** What the callback checks the IdP's answer against. */
+export interface LoginChecks {
   readonly state: string
   readonly nonce: string
+  /** The PKCE code verifier. */
   readonly verifier: string
-  /** Where to go after sign-in: a validated room, its tenant, the kept query, config overrides for the hash. */
-  readonly room: string
-  readonly tenant?: string
-  readonly query: string
-  readonly hash: string
-  /** Return through the desktop app. */
-  readonly electron: boolean
 }
+
+/** One login in progress, sealed in its own cookie: the checks and where to return. */
+export type LoginTransaction = LoginChecks & ReturnTarget
 
 /** Browsers drop cookies over 4096 bytes; anything longer is not ours. */
 export const MAX_COOKIE_VALUE = 4096

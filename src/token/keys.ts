@@ -11,15 +11,14 @@
  * so a rotated Kubernetes Secret takes effect without a restart; a file that
  * does not parse (half-written, wrong type) keeps the old key in service.
  */
-import { createHash, createPrivateKey, createPublicKey, createSecretKey, type KeyObject } from 'node:crypto'
-import { readFileSync, readdirSync, statSync } from 'node:fs'
+import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto'
 import { join } from 'node:path'
-import { calculateJwkThumbprint, type JWK } from 'jose'
-import type { JwtAlgorithm, JwtConfig } from '../config/load.js'
+import type { JwtAlgorithm, JwtConfig } from '../config/types.js'
+import { contentHash, nodeFiles, readPemFolder, type KeyFiles } from './key-files.js'
+import { KID_PATTERN, isRsa, parsePrivateKey, parsePublicKey, publish, thumbprintKid, type PublishedKey } from './rsa-keys.js'
 
-export const MIN_RSA_BITS = 2048
-/** kids we accept from files and JWT_KEY_ID: safe in file names, headers and logs. */
-export const KID_PATTERN = /^[A-Za-z0-9._~-]{1,128}$/
+export type { KeyFiles } from './key-files.js'
+export { KID_PATTERN, MIN_RSA_BITS, isRsa, kidHash, parsePrivateKey, parsePublicKey, thumbprintKid, type PublishedKey } from './rsa-keys.js'
 
 export interface SigningKey {
   readonly alg: JwtAlgorithm
@@ -27,18 +26,6 @@ export interface SigningKey {
   readonly key: KeyObject
   /** RS* only. */
   readonly kid?: string
-}
-
-export interface PublishedKey {
-  readonly kid: string
-  readonly publicKey: KeyObject
-  /** SubjectPublicKeyInfo PEM, as Prosody wants it. */
-  readonly pem: string
-  readonly jwk: JWK
-  /** Lowercase hex SHA-256 of the kid: the name Prosody asks the key server for. */
-  readonly kidHash: string
-  /** Where it came from, for logs: `private key`, `JWT_PUBLIC_KEYS_DIR` or `retired`. */
-  readonly source: string
 }
 
 export interface KeyEvent {
@@ -49,88 +36,9 @@ export interface KeyEvent {
   readonly file?: string
 }
 
-export interface KeyFiles {
-  readFile(path: string): string
-  readDir(path: string): string[]
-  /** A regular file (following symlinks, as Kubernetes mounts use them). */
-  isFile(path: string): boolean
-}
-
-const nodeFiles: KeyFiles = {
-  readFile: (p) => readFileSync(p, 'utf8'),
-  readDir: (p) => readdirSync(p),
-  isFile: (p) => {
-    try {
-      return statSync(p).isFile()
-    } catch {
-      return false
-    }
-  },
-}
-
 /** How long a rotated-out signing key stays published: its last tokens' lifetime plus clock slack. */
 function retirementSeconds(jwt: JwtConfig): number {
   return jwt.ttlSeconds + 120
-}
-
-export function isRsa(alg: JwtAlgorithm): boolean {
-  return alg.startsWith('RS')
-}
-
-/** Lowercase hex SHA-256 of a kid: Prosody fetches `<keyserver>/<this>.pem`. */
-export function kidHash(kid: string): string {
-  return createHash('sha256').update(kid).digest('hex')
-}
-
-/** RFC 7638 thumbprint of a public key: the kid when JWT_KEY_ID is not set. */
-export async function thumbprintKid(publicKey: KeyObject): Promise<string> {
-  return calculateJwkThumbprint(publicKey.export({ format: 'jwk' }) as JWK, 'sha256')
-}
-
-/** Parses an RSA private key (PKCS#8 or PKCS#1 PEM). Throws an Error that says what is wrong. */
-export function parsePrivateKey(pem: string): KeyObject {
-  if (/ENCRYPTED/.test(pem)) throw new Error('the private key is encrypted; give an unencrypted PEM (protect it with file permissions and a Secret)')
-  let key: KeyObject
-  try {
-    key = createPrivateKey({ key: pem, format: 'pem' })
-  } catch {
-    throw new Error('not a PEM private key (PKCS#8 "BEGIN PRIVATE KEY" or PKCS#1 "BEGIN RSA PRIVATE KEY")')
-  }
-  checkRsa(key)
-  return key
-}
-
-/** Parses a public key PEM for publication; private keys are refused so none is ever served by mistake. */
-export function parsePublicKey(pem: string): KeyObject {
-  if (/PRIVATE KEY/.test(pem)) throw new Error('is a private key; JWT_PUBLIC_KEYS_DIR holds public keys only ("BEGIN PUBLIC KEY")')
-  let key: KeyObject
-  try {
-    key = createPublicKey({ key: pem, format: 'pem' })
-  } catch {
-    throw new Error('not a PEM public key ("BEGIN PUBLIC KEY")')
-  }
-  checkRsa(key)
-  return key
-}
-
-function checkRsa(key: KeyObject): void {
-  if (key.asymmetricKeyType !== 'rsa') throw new Error(`is a ${key.asymmetricKeyType ?? 'non-RSA'} key; Prosody verifies RS* tokens with RSA keys only`)
-  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0
-  if (bits < MIN_RSA_BITS) throw new Error(`is a ${bits}-bit RSA key; at least ${MIN_RSA_BITS} bits are required`)
-}
-
-async function publish(kid: string, publicKey: KeyObject, alg: JwtAlgorithm, source: string): Promise<PublishedKey> {
-  const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString()
-  const jwk: JWK = { ...(publicKey.export({ format: 'jwk' }) as JWK), kid, alg, use: 'sig' }
-  return Object.freeze({ kid, publicKey, pem, jwk, kidHash: kidHash(kid), source })
-}
-
-function sameKey(a: KeyObject, b: KeyObject): boolean {
-  return a.equals(b)
-}
-
-function contentHash(text: string): string {
-  return createHash('sha256').update(text).digest('hex')
 }
 
 export class KeyStore {
@@ -142,6 +50,8 @@ export class KeyStore {
   #published = new Map<string, PublishedKey>()
   /** kid hash → key, for the ASAP endpoint. */
   #byHash = new Map<string, PublishedKey>()
+  /** The keys published from JWT_PUBLIC_KEYS_DIR. */
+  #dirKeys = new Map<string, PublishedKey>()
   #jwksJson = '{"keys":[]}'
   /** Keys rotated out of signing: published until their last tokens expired (unix ms). */
   readonly #retired = new Map<string, { key: PublishedKey; until: number }>()
@@ -184,7 +94,7 @@ export class KeyStore {
       const message = (err as Error).message
       throw new Error(message.startsWith('JWT_PUBLIC_KEYS_DIR') ? message : `JWT_PUBLIC_KEYS_DIR ${jwt.publicKeysDir}: ${message}`)
     }
-    await store.#rebuild()
+    store.#rebuild()
     onEvent({ level: 'info', event: 'key_loaded', kid, file, message: `signing with ${jwt.alg} key ${kid}` })
     return store
   }
@@ -234,7 +144,7 @@ export class KeyStore {
         changed = true
       }
     }
-    if (changed) await this.#rebuild()
+    if (changed) this.#rebuild()
     return changed
   }
 
@@ -278,7 +188,7 @@ export class KeyStore {
     const publicKey = createPublicKey(key)
     const kid = this.#jwt.keyId ?? (await thumbprintKid(publicKey))
     const known = this.#seen.get(kid)
-    if (known && !sameKey(known, publicKey)) {
+    if (known && !known.equals(publicKey)) {
       this.#report(`JWT_PRIVATE_KEY_FILE ${file}: kid ${kid} already names a different key (Prosody caches keys per kid forever); give the new key a new kid. Still signing with ${this.#signing.kid}`, file)
       this.#privateHash = hash
       return false
@@ -296,24 +206,14 @@ export class KeyStore {
     return true
   }
 
-  #dirKeys = new Map<string, PublishedKey>()
-
   /**
-   * Loads JWT_PUBLIC_KEYS_DIR (regular `*.pem` files; Kubernetes' `..data`
-   * links and folders are skipped). At start-up a bad file is an error;
-   * later it is reported and the key it had (if any) stays.
+   * Loads JWT_PUBLIC_KEYS_DIR. At start-up a bad file is an error; later it
+   * is reported and the key it had (if any) stays.
    */
   async #loadDir(strict: boolean): Promise<boolean> {
     const dir = this.#jwt.publicKeysDir
     if (dir === undefined) return false
-    const names = this.#files.readDir(dir).filter((n) => n.endsWith('.pem') && !n.startsWith('.') && this.#files.isFile(join(dir, n))).sort()
-    const texts: [string, string | Error][] = names.map((n) => {
-      try {
-        return [n, this.#files.readFile(join(dir, n))]
-      } catch (err) {
-        return [n, new Error(`cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`)]
-      }
-    })
+    const texts = readPemFolder(this.#files, dir)
     const hash = contentHash(JSON.stringify(texts.map(([n, t]) => [n, typeof t === 'string' ? t : t.message])))
     if (hash === this.#dirHash) return false
     const keys = new Map<string, PublishedKey>()
@@ -324,13 +224,13 @@ export class KeyStore {
         if (!KID_PATTERN.test(kid)) throw new Error('the file name is not a usable kid (letters, digits, . _ ~ -, at most 128)')
         const publicKey = parsePublicKey(text)
         const previous = this.#seen.get(kid)
-        if (previous && !sameKey(previous, publicKey)) throw new Error(`kid ${kid} already names a different key (Prosody caches keys per kid forever)`)
+        if (previous && !previous.equals(publicKey)) throw new Error(`kid ${kid} already names a different key (Prosody caches keys per kid forever)`)
         if (this.#jwt.keyId === undefined) {
           // Kids are thumbprints here: a file named for another key would publish it under the wrong kid.
           const thumbprint = await thumbprintKid(publicKey)
           if (thumbprint !== kid) throw new Error(`the file name must be the key's kid ${thumbprint} (as keygen prints it)`)
         }
-        keys.set(kid, await publish(kid, publicKey, this.#jwt.alg, 'JWT_PUBLIC_KEYS_DIR'))
+        keys.set(kid, publish(kid, publicKey, this.#jwt.alg, 'JWT_PUBLIC_KEYS_DIR'))
       } catch (err) {
         const message = `JWT_PUBLIC_KEYS_DIR ${join(dir, name)}: ${(err as Error).message}`
         if (strict) throw new Error(message)
@@ -346,10 +246,10 @@ export class KeyStore {
     return true
   }
 
-  async #rebuild(): Promise<void> {
+  #rebuild(): void {
     const signing = this.#signing
     const published = new Map<string, PublishedKey>()
-    if (signing.kid !== undefined) published.set(signing.kid, await publish(signing.kid, createPublicKey(signing.key), this.#jwt.alg, 'private key'))
+    if (signing.kid !== undefined) published.set(signing.kid, publish(signing.kid, createPublicKey(signing.key), this.#jwt.alg, 'private key'))
     for (const [kid, key] of this.#dirKeys) if (!published.has(kid)) published.set(kid, key)
     for (const [kid, { key }] of this.#retired) if (!published.has(kid)) published.set(kid, key)
     this.#published = published

@@ -4,17 +4,14 @@
  * shared secret, so no key material is ever exposed.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { JwtConfig } from '../config/load.js'
-import { isRsa, type KeyStore } from './keys.js'
-import type { Replies } from '../http/reply.js'
+import type { KeyStore } from './keys.js'
+import type { Responder } from '../http/respond.js'
 
 /** Prosody's key file name: lowercase hex SHA-256 of the kid, `.pem`. */
 const ASAP_FILE = /^([0-9a-f]{64})\.pem$/
 
-/** `file` is the name under `asap/`, or undefined for the JWKS. */
-export function servePublicKeys(req: IncomingMessage, res: ServerResponse, file: string | undefined, jwt: JwtConfig, keys: KeyStore, replies: Replies): void {
-  if (!isRsa(jwt.alg)) return replies.page(req, res, 'NOT_FOUND')
-  if (req.method !== 'GET' && req.method !== 'HEAD') return replies.page(req, res, 'METHOD_NOT_ALLOWED', { allow: 'GET, HEAD' })
+/** `file` is the name under `asap/`, or undefined for the JWKS. Only routed with an RS* algorithm. */
+export function servePublicKeys(req: IncomingMessage, res: ServerResponse, file: string | undefined, keys: KeyStore, responder: Responder): void {
   let body: string
   let type: string
   if (file === undefined) {
@@ -23,7 +20,7 @@ export function servePublicKeys(req: IncomingMessage, res: ServerResponse, file:
   } else {
     const m = ASAP_FILE.exec(file)
     const key = m ? keys.byKidHash(m[1] as string) : undefined
-    if (!key) return replies.page(req, res, 'NOT_FOUND')
+    if (!key) return responder.respond(req, res, { code: 'NOT_FOUND' })
     body = key.pem
     type = 'application/x-pem-file'
   }

@@ -6,79 +6,15 @@
  */
 import { createHmac, webcrypto, type KeyObject } from 'node:crypto'
 import { SignJWT, jwtVerify, type CryptoKey, type JWTPayload } from 'jose'
-import type { JwtConfig, RolesConfig } from '../config/load.js'
+import type { JwtConfig } from '../config/load.js'
 import type { KeyStore } from './keys.js'
 import { roomClaim } from '../rooms/classify.js'
-import { RuleEvaluationError, type Claims, type Rule } from '../identity/rule.js'
-import type { Identity, UserFields } from '../signin/cookies.js'
+import type { Identity } from '../identity/claims.js'
 
 /** How far `nbf` lies before `iat`, to absorb clock drift between this pod and Prosody. */
 export const NBF_SKEW_SECONDS = 30
 /** A token with less life left than this is not worth sending to Jitsi; mint a new one. */
 export const MIN_REMAINING_SECONDS = 10
-
-/**
- * Longest value we put in `context.user` or `context.group`: the session
- * cookie holds them and must stay under 4 KB, and so must the room URL.
- */
-const MAX_CLAIM_LENGTH = 256
-const MAX_AVATAR_LENGTH = 1024
-
-/** The string value of a claim, for `context.user`: strings as they are, numbers as text, anything else (or too long) left out. */
-function stringClaim(claims: Claims, name: string, max = MAX_CLAIM_LENGTH): string | undefined {
-  const v = claims[name]
-  if (typeof v === 'string') return v === '' || v.length > max ? undefined : v
-  if (typeof v === 'number' && Number.isFinite(v)) return String(v)
-  return undefined
-}
-
-/** Maps identity claims to `context.user` fields with the configured attributes; missing claims are left out. */
-export function userFromClaims(claims: Claims, jwt: JwtConfig): UserFields {
-  const user: { -readonly [K in keyof UserFields]: UserFields[K] } = {}
-  const fields: [keyof UserFields, string][] = [['id', jwt.idAttribute], ['name', jwt.nameAttribute], ['email', jwt.mailAttribute]]
-  for (const [field, attribute] of fields) {
-    const v = stringClaim(claims, attribute)
-    if (v !== undefined) user[field] = v
-  }
-  // An avatar is a picture URL: http(s) only (no data: blobs, no javascript:).
-  const avatar = stringClaim(claims, jwt.avatarAttribute, MAX_AVATAR_LENGTH)
-  if (avatar !== undefined && /^https?:\/\//i.test(avatar)) user.avatar = avatar
-  return user
-}
-
-/** A rule that fails at runtime (a missing claim) counts as false: never a role by accident. */
-function holds(rule: Rule, claims: Claims, onError: (rule: Rule, err: RuleEvaluationError) => void): boolean {
-  try {
-    return rule.evaluate(claims)
-  } catch (err) {
-    if (!(err instanceof RuleEvaluationError)) throw err
-    onError(rule, err)
-    return false
-  }
-}
-
-/**
- * Everything a token needs about a person, decided once at sign-in from the
- * claims: mapped user fields, moderator and features from their rules, and
- * the group. Kept in the session, so later tokens need neither the claims
- * nor the IdP.
- */
-export function identityFromClaims(
-  claims: Claims,
-  jwt: JwtConfig,
-  roles: RolesConfig,
-  onRuleError: (rule: Rule, err: RuleEvaluationError) => void = () => {},
-): Identity {
-  const features: Record<string, boolean> = {}
-  for (const [name, rule] of roles.features) features[name] = holds(rule, claims, onRuleError)
-  const group = jwt.group === undefined ? undefined : 'value' in jwt.group ? jwt.group.value : stringClaim(claims, jwt.group.claim)
-  return {
-    user: userFromClaims(claims, jwt),
-    moderator: holds(roles.moderatorRule, claims, onRuleError),
-    features,
-    ...(group === undefined ? {} : { group }),
-  }
-}
 
 /**
  * The `sub` for a room: JWT_SUBJECT, or with `{tenant}` the tenant in the

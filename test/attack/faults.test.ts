@@ -5,12 +5,13 @@
  */
 import t from 'tap'
 import { generateKeyPairSync } from 'node:crypto'
-import { connect } from 'node:net'
-import { jwtVerify } from 'jose'
-import { startIdp } from '../../src/demo/idp.js'
 import { Browser } from '../fixtures/client.js'
+import { eventually } from '../fixtures/eventually.js'
+import { startTestIdp } from '../fixtures/idp.js'
 import { finish, run, waitForOutput } from '../fixtures/process.js'
-import { APP_SECRET, CLIENT_ID, CLIENT_SECRET, COOKIE_SECRET, listenServer, startStack } from '../fixtures/stack.js'
+import { abortedRequest } from '../fixtures/raw.js'
+import { jwtOf, signIn, verify } from '../fixtures/signin.js'
+import { APP_ID, APP_SECRET, CLIENT_ID, CLIENT_SECRET, COOKIE_SECRET, listenServer, startStack } from '../fixtures/stack.js'
 import { startUpstream } from '../fixtures/upstream.js'
 
 function signingJwks() {
@@ -21,16 +22,14 @@ function signingJwks() {
 t.test('the IdP rotates its signing keys: the next login still verifies', async (t) => {
   const s = await startStack({ idp: { extra: { jwks: signingJwks() as never } } })
   t.teardown(() => s.close())
-  const b = new Browser()
-  const first = await b.fetch(await b.signInAtIdp((await b.fetch(`${s.url}/RoomA`)).location!, 'alice'))
+  const first = (await signIn(s, new Browser(), '/RoomA')).done
   t.equal(first.status, 302)
   // Same issuer and port, new signing key (and a fresh IdP session).
   const port = Number(new URL(s.idp.issuer).port)
   await s.idp.close()
-  const rotated = await startIdp({ port, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${s.url}/jitsi/callback`], extra: { jwks: signingJwks() as never } })
+  const rotated = await startTestIdp({ port, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${s.url}/jitsi/callback`], extra: { jwks: signingJwks() as never } })
   t.teardown(() => rotated.close())
-  const b2 = new Browser()
-  const second = await b2.fetch(await b2.signInAtIdp((await b2.fetch(`${s.url}/RoomB`)).location!, 'alice'))
+  const second = (await signIn(s, new Browser(), '/RoomB')).done
   t.equal(second.status, 302, 'an ID token signed with an unknown kid makes the sidecar refetch the JWKS at once')
   t.match(second.location, /\/RoomB\?jwt=/)
 })
@@ -42,12 +41,12 @@ t.test('a sidecar stopped mid-login: another instance with the same secrets fini
   const port = reserved.port
   await new Promise((r) => reserved.server.close(r))
   const url = `http://127.0.0.1:${port}`
-  const idp = await startIdp({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${url}/jitsi/callback`] })
+  const idp = await startTestIdp({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${url}/jitsi/callback`] })
   t.teardown(() => idp.close())
   const env = {
     PUBLIC_URL: url, UPSTREAM_URL: upstream.url, LISTEN_ADDRESS: `127.0.0.1:${port}`, ADMIN_LISTEN_ADDRESS: '127.0.0.1:0',
     OIDC_ISSUER: idp.issuer, OIDC_CLIENT_ID: CLIENT_ID, OIDC_CLIENT_SECRET: CLIENT_SECRET, OIDC_SCOPES: 'openid profile email groups',
-    JWT_APP_ID: 'test-app', JWT_APP_SECRET: APP_SECRET, COOKIE_SECRET, USE_RULE: "inGroup('jitsi-users')", SHUTDOWN_DELAY_SECONDS: '0',
+    JWT_APP_ID: APP_ID, JWT_APP_SECRET: APP_SECRET, COOKIE_SECRET, USE_RULE: "inGroup('jitsi-users')", SHUTDOWN_DELAY_SECONDS: '0',
   }
   const a = run(['serve'], env)
   const aDone = finish(a)
@@ -67,8 +66,7 @@ t.test('a sidecar stopped mid-login: another instance with the same secrets fini
   await waitForOutput(second, /listening on/)
   const done = await b.fetch(callback)
   t.equal(done.status, 302, 'the login transaction lives in the browser, not in the process')
-  const jwt = new URL(done.location!).searchParams.get('jwt')!
-  t.equal((await jwtVerify(jwt, new TextEncoder().encode(APP_SECRET))).payload.room, 'myroom')
+  t.equal((await verify(jwtOf(done.location))).room, 'myroom')
 })
 
 t.test('1,000 clients aborting mid-download and mid-upload leave nothing behind', async (t) => {
@@ -76,25 +74,14 @@ t.test('1,000 clients aborting mid-download and mid-upload leave nothing behind'
   t.teardown(() => s.close())
   const port = Number(new URL(s.url).port)
   const conns = () => new Promise<number>((resolve) => s.server.getConnections((_e, n) => resolve(n)))
-  const abort = (req: string, afterData: boolean) =>
-    new Promise<void>((resolve) => {
-      const sock = connect(port, '127.0.0.1', () => {
-        sock.write(req)
-        if (!afterData) setImmediate(() => sock.destroy())
-      })
-      sock.once('data', () => sock.destroy())
-      sock.once('close', () => resolve())
-      sock.on('error', () => {})
-    })
   const heapBefore = process.memoryUsage().heapUsed
   for (let round = 0; round < 50; round++) {
     await Promise.all([
-      ...Array.from({ length: 10 }, () => abort('GET /stream HTTP/1.1\r\nHost: x\r\n\r\n', true)),
-      ...Array.from({ length: 10 }, () => abort(`POST /http-bind HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n${'x'.repeat(5000)}`, false)),
+      ...Array.from({ length: 10 }, () => abortedRequest(port, 'GET /stream HTTP/1.1\r\nHost: x\r\n\r\n', 'answered')),
+      ...Array.from({ length: 10 }, () => abortedRequest(port, `POST /http-bind HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n${'x'.repeat(5000)}`, 'sent')),
     ])
   }
-  const settle = Date.now() + 5000
-  while ((s.upstream.open() > 0 || (await conns()) > 0) && Date.now() < settle) await new Promise((r) => setTimeout(r, 50))
+  await eventually(async () => s.upstream.open() === 0 && (await conns()) === 0)
   t.equal(s.upstream.open(), 0, 'no upstream request left open')
   t.equal(await conns(), 0, 'no client connection left open')
   const growth = (process.memoryUsage().heapUsed - heapBefore) / 1024 / 1024

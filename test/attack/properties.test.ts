@@ -8,7 +8,10 @@
  */
 import t from 'tap'
 import fc from 'fast-check'
-import { classify, isRoomSegment, parseJitsiState, roomClaim, roomPath, roomUrl, segmentOf, stripJwtParam } from '../../src/rooms/classify.js'
+import { classify, isRoomSegment, roomClaim, roomPath, segmentOf } from '../../src/rooms/classify.js'
+import { parseJitsiState } from '../../src/rooms/jitsi-state.js'
+import { roomUrl, stripJwtParam } from '../../src/rooms/target.js'
+import type { Asserts } from '../fixtures/asserts.js'
 import { jitsiRoomClaim } from '../fixtures/jitsi-web.js'
 
 const RUNS = 4000
@@ -118,9 +121,6 @@ function holds<Ts>(t: Asserts, name: string, property: fc.IProperty<Ts>): void {
   const details = fc.check(property, { numRuns: RUNS })
   t.notOk(details.failed, details.failed ? `${name}\n${fc.defaultReportMessage(details) ?? ''}` : name)
 }
-
-/** The `t` of a tap subtest. */
-type Asserts = Parameters<Parameters<typeof t.test>[0]>[0]
 
 // ---------------------------------------------------------------- properties
 

@@ -23,8 +23,9 @@
  */
 import t from 'tap'
 import { readFileSync } from 'node:fs'
-import { connect } from 'node:net'
 import { Browser } from '../fixtures/client.js'
+import { rawRequest, header, headers, type RawReply, type RawResponse } from '../fixtures/raw.js'
+import { signIn, verify } from '../fixtures/signin.js'
 import { startStack, type Stack } from '../fixtures/stack.js'
 import { jitsiRoomClaim } from '../fixtures/jitsi-web.js'
 
@@ -70,99 +71,15 @@ const corpus = corpusLines.map(decodeEntry)
 
 // ---------------------------------------------------------------- raw HTTP
 
-interface RawResponse {
-  readonly status: number
-  /** Header names lower-cased, values as received (latin1). */
-  readonly headers: [string, string][]
-  readonly body: string
-}
-
-interface RawReply {
-  /** Every response found on the connection (more than one would be response splitting). */
-  readonly responses: RawResponse[]
-  readonly error?: string
-}
-
-function header(r: RawResponse, name: string): string | undefined {
-  return r.headers.find(([n]) => n === name)?.[1]
-}
-
-function headers(r: RawResponse, name: string): string[] {
-  return r.headers.filter(([n]) => n === name).map(([, v]) => v)
-}
-
-/** Splits a raw HTTP/1.1 byte stream (latin1 text) into responses. */
-function parseResponses(raw: string): RawResponse[] {
-  const out: RawResponse[] = []
-  let rest = raw
-  while (rest.length > 0) {
-    const end = rest.indexOf('\r\n\r\n')
-    if (end === -1) break
-    const lines = rest.slice(0, end).split('\r\n')
-    const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '')
-    if (!m) break
-    const hs: [string, string][] = lines.slice(1).map((l) => {
-      const colon = l.indexOf(':')
-      return [l.slice(0, colon).trim().toLowerCase(), l.slice(colon + 1).trim()]
-    })
-    rest = rest.slice(end + 4)
-    let body = ''
-    const te = hs.find(([n]) => n === 'transfer-encoding')?.[1]
-    const cl = hs.find(([n]) => n === 'content-length')?.[1]
-    if (te !== undefined && /chunked/i.test(te)) {
-      for (;;) {
-        const nl = rest.indexOf('\r\n')
-        if (nl === -1) break
-        const size = parseInt(rest.slice(0, nl), 16)
-        if (!Number.isFinite(size)) break
-        body += rest.slice(nl + 2, nl + 2 + size)
-        rest = rest.slice(nl + 2 + size + 2)
-        if (size === 0) {
-          // trailers, if any, end with an empty line
-          const trailerEnd = rest.indexOf('\r\n')
-          rest = trailerEnd === -1 ? '' : rest.slice(trailerEnd + 2)
-          break
-        }
-      }
-    } else if (cl !== undefined) {
-      body = rest.slice(0, Number(cl))
-      rest = rest.slice(Number(cl))
-    } else {
-      body = rest
-      rest = ''
-    }
-    out.push({ status: Number(m[1]), headers: hs, body })
-  }
-  return out
-}
-
 /**
  * `GET <target>` over a fresh socket, the target written as its UTF-8 bytes
- * exactly as given (control characters, spaces and all).
+ * exactly as given (control characters, spaces and all); every response until
+ * the server closes (more than one would be response splitting).
  */
 function rawGet(port: number, target: string, cookie?: string): Promise<RawReply> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = []
-    let done = false
-    const finish = (error?: string) => {
-      if (done) return
-      done = true
-      clearTimeout(timer)
-      socket.destroy()
-      const responses = parseResponses(Buffer.concat(chunks).toString('latin1'))
-      resolve(error === undefined ? { responses } : { responses, error })
-    }
-    const socket = connect(port, '127.0.0.1', () => {
-      const head = `HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: text/html,application/xhtml+xml\r\nSec-Fetch-Mode: navigate\r\n` +
-        `${cookie === undefined ? '' : `Cookie: ${cookie}\r\n`}Connection: close\r\n\r\n`
-      socket.write(Buffer.concat([Buffer.from('GET '), Buffer.from(target, 'utf8'), Buffer.from(` ${head}`)]))
-    })
-    const timer = setTimeout(() => finish(`no answer within ${REQUEST_TIMEOUT_MS} ms`), REQUEST_TIMEOUT_MS)
-    socket.on('data', (c: Buffer) => chunks.push(c))
-    socket.on('end', () => finish())
-    socket.on('close', () => finish())
-    socket.on('error', (e: NodeJS.ErrnoException) => finish(chunks.length === 0 ? `socket error ${e.code ?? e.message}` : undefined))
-  })
+  const head = `HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: text/html,application/xhtml+xml\r\nSec-Fetch-Mode: navigate\r\n` +
+    `${cookie === undefined ? '' : `Cookie: ${cookie}\r\n`}Connection: close\r\n\r\n`
+  return rawRequest(port, Buffer.concat([Buffer.from('GET '), Buffer.from(target, 'utf8'), Buffer.from(` ${head}`)]), { untilClose: true, timeoutMs: REQUEST_TIMEOUT_MS })
 }
 
 async function pool<T>(items: readonly T[], size: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -255,11 +172,6 @@ function casesFor(entry: string): Case[] {
 
 // ---------------------------------------------------------------- checks
 
-
-function tokenPayload(token: string): Record<string, unknown> {
-  return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>
-}
-
 /** Node's own answer to a request line or header it cannot parse: the app never saw the request. */
 function nodeRejected(r: RawResponse): boolean {
   return (r.status === 400 || r.status === 431) && header(r, 'content-type') === undefined && r.body === ''
@@ -267,6 +179,7 @@ function nodeRejected(r: RawResponse): boolean {
 
 const MAX_LISTED = 15
 const FRAGMENT_RULE = 'a token travels in the query, exactly once, never in the fragment'
+const VERIFY_RULE = 'the token jitsi-web gets verifies (signature, issuer, audience, lifetime)'
 
 /** Token and cookie parts every value shares (their protected headers): not secret. */
 const COMMON_PARTS = new Set(['eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9'])
@@ -303,10 +216,8 @@ t.before(async () => {
   const discovery = (await (await fetch(`${stack.idp.issuer}/.well-known/openid-configuration`)).json()) as { authorization_endpoint: string }
   authEndpoint = discovery.authorization_endpoint
   // One real sign-in; its session cookie serves every "with a session" case.
-  const b = new Browser()
-  const start = await b.fetch(`${stack.url}/ok`)
-  const done = await b.fetch(await b.signInAtIdp(start.location!, 'alice'))
-  const cookie = b.cookies(stack.url).get('jos_session')
+  const { done, cookies } = await signIn(stack, new Browser(), '/ok')
+  const cookie = cookies.get('jos_session')
   if (done.status !== 302 || !cookie) throw new Error(`the initial sign-in failed: ${done.status}`)
   sessionCookie = `jos_session=${cookie}`
   // Our pages for harmless input: what a page holds anyway is no echo.
@@ -480,7 +391,12 @@ t.test('every corpus entry through every entry point', async (t) => {
       const jwt = url.searchParams.get('jwt')
       const segment = url.pathname.slice(url.pathname.lastIndexOf('/') + 1)
       if (!jwt) return void f.add('jitsi-web only gets the room with a token', `${show(url.href)}: ${label}`)
-      const claim = tokenPayload(jwt).room
+      let claim: unknown
+      try {
+        claim = (await verify(jwt)).room
+      } catch (err) {
+        return void f.add(VERIFY_RULE, `${(err as Error).message}: ${label}`)
+      }
       if (claim !== jitsiRoomClaim(segment)) f.add("the token's room is the one the web app computes for the address it shows", `${String(claim)} ≠ ${jitsiRoomClaim(segment)} for ${show(url.pathname)}: ${label}`)
       return
     }
@@ -525,6 +441,7 @@ t.test('every corpus entry through every entry point', async (t) => {
     'a signed-in person reaches jitsi-web',
     'jitsi-web only gets the room with a token',
     "the token's room is the one the web app computes for the address it shows",
+    VERIFY_RULE,
     FRAGMENT_RULE,
   ]
   for (const rule of rules) t.same(f.list(rule), [], rule)

@@ -9,15 +9,13 @@ import t from 'tap'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core'
 import { roomClaim } from '../../src/rooms/classify.js'
+import type { Asserts } from '../fixtures/asserts.js'
 import { rewriteIdpAnswers } from '../fixtures/idp-rewrite.js'
 import { closeServer, listenServer } from '../fixtures/stack.js'
 import {
   APP_SECRET, CLIENT_SECRET, COOKIE_SECRET, launchChromium, logLinesWith, readSidecarPage, screenshot, shownClaims, signInAtIdp, startE2eStack, waitForRoom,
   type E2eStack, type ShownPage,
 } from './harness.js'
-
-/** The `t` of a tap subtest. */
-type Asserts = Parameters<Parameters<typeof t.test>[0]>[0]
 
 const started = Date.now()
 let browser: Browser
@@ -112,11 +110,13 @@ t.test('sign-in: room URL → IdP page → the room with ?jwt= and the name', as
   await t.test('a second room in the same browser: no IdP', async (t) => {
     const page2 = await context.newPage()
     const toIdp = documentsTo(page2, stack.idp.issuer)
+    const toSidecar = documentsTo(page2, stack.url)
     await page2.goto(`${stack.url}/SecondRoom`)
     await waitForRoom(page2, stack.url, '/SecondRoom')
     await screenshot(page2, 'second-room')
     t.equal(await page2.locator('#who').innerText(), 'Signed in as Alice Example')
     t.match(await shownClaims(page2), { room: 'secondroom' })
+    t.ok(toSidecar.length > 0, `the documents are being watched (${toSidecar.join(', ')})`)
     t.same(toIdp, [], 'never saw the IdP')
   })
 

@@ -5,16 +5,13 @@
  * playwright-core.
  */
 import { existsSync, mkdirSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { Writable } from 'node:stream'
 import { chromium, type Browser, type Page, type Response } from 'playwright-core'
 import { loadConfig, type Config } from '../../src/config/load.js'
-import { startIdp, type Idp } from '../../src/demo/idp.js'
 import { startStandIn, type StandIn } from '../../src/demo/jitsi.js'
 import { createLogger } from '../../src/ops/log.js'
 import { createApp, type App } from '../../src/http/server.js'
-import { closeServer } from '../fixtures/stack.js'
+import { startTestIdp, type TestIdp } from '../fixtures/idp.js'
+import { closeServer, listenServer, logSink } from '../fixtures/stack.js'
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
@@ -50,7 +47,7 @@ export interface E2eStack {
   /** PUBLIC_URL: http://localhost:<port> (the IdP is at 127.0.0.1, another site, as in real life). */
   readonly url: string
   readonly config: Config
-  readonly idp: Idp
+  readonly idp: TestIdp
   readonly jitsi: StandIn
   /** Every log line the sidecar wrote, as raw JSON text. */
   readonly logs: string[]
@@ -60,17 +57,15 @@ export interface E2eStack {
 export interface E2eStackOptions {
   readonly idpDown?: boolean
   /** Runs before the sidecar starts (and discovers the IdP): e.g. to rewrite the IdP's answers. */
-  readonly beforeStart?: (idp: Idp) => void
+  readonly beforeStart?: (idp: TestIdp) => void
 }
 
 export async function startE2eStack(opts: E2eStackOptions = {}): Promise<E2eStack> {
   // The sidecar's listener comes first, so PUBLIC_URL and the IdP's redirect URI can name its port.
-  const server: Server = createServer({ keepAliveTimeout: 65_000 })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as AddressInfo).port
+  const { server, port } = await listenServer({ keepAliveTimeout: 65_000 })
   const url = `http://localhost:${port}`
   const jitsi = await startStandIn()
-  const idp = await startIdp({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${url}/jitsi/callback`], postLogoutRedirectUris: [`${url}/`] })
+  const idp = await startTestIdp({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${url}/jitsi/callback`], postLogoutRedirectUris: [`${url}/`] })
   if (opts.idpDown) await idp.close()
   opts.beforeStart?.(idp)
   const config = loadConfig({
@@ -90,13 +85,7 @@ export async function startE2eStack(opts: E2eStackOptions = {}): Promise<E2eStac
     JWT_APP_SECRET: APP_SECRET,
     COOKIE_SECRET,
   })
-  const logs: string[] = []
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      logs.push(...chunk.toString().split('\n').filter((l) => l !== ''))
-      cb()
-    },
-  })
+  const { logs, sink } = logSink()
   const app: App = await createApp(config, createLogger(config.logLevel, sink))
   server.on('request', app.handleRequest)
   server.on('upgrade', app.handleUpgrade)

@@ -3,25 +3,13 @@
  * and the sidecar on loopback, driven like a browser with a cookie jar.
  */
 import t from 'tap'
-import { connect } from 'node:net'
-import { decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose'
+import { decodeProtectedHeader } from 'jose'
 import { KeyStore } from '../../src/token/keys.js'
 import { TokenSigner } from '../../src/token/sign.js'
 import { Browser } from '../fixtures/client.js'
+import { rawRequest } from '../fixtures/raw.js'
+import { jwtOf, signIn, verify } from '../fixtures/signin.js'
 import { APP_SECRET, COOKIE_SECRET, CLIENT_SECRET, startStack, type Stack } from '../fixtures/stack.js'
-
-const secret = new TextEncoder().encode(APP_SECRET)
-
-async function verify(token: string): Promise<JWTPayload> {
-  const { payload } = await jwtVerify(token, secret, { issuer: 'test-app', audience: 'test-app', algorithms: ['HS256'], typ: 'JWT' })
-  return payload
-}
-
-function jwtOf(location: string | undefined): string {
-  const jwt = new URL(location ?? 'http://x/').searchParams.get('jwt')
-  if (!jwt) throw new Error(`no jwt in ${location}`)
-  return jwt
-}
 
 /** Everything secret that went over the wire in a login: none of it may be logged. */
 function secretsIn(values: (string | undefined)[]): string[] {
@@ -118,9 +106,9 @@ t.test('an allowed account signs in and lands in the room with a valid token', a
 
 t.test('a denied account gets the 403 page and no token or session', async (t) => {
   const b = new Browser()
-  const start = await b.fetch(`${stack.url}/MyRoom`)
-  const done = await b.fetch(await b.signInAtIdp(start.location!, 'bob'))
+  const { done, jwt } = await signIn(stack, b, '/MyRoom', 'bob')
   t.equal(done.status, 403)
+  t.equal(jwt, undefined)
   t.match(done.body, /not allowed to use this video conference service/)
   t.match(done.headers['content-type'], /text\/html/)
   t.notMatch(done.setCookies.join('\n'), /jos_session=[^;]/)
@@ -160,10 +148,8 @@ t.test('a code survives thousands of IdP records written before its exchange (th
 })
 
 t.test('TOKEN_AUTH_URL entry without a session signs in and returns to the named room', async (t) => {
-  const b = new Browser()
-  const start = await b.fetch(`${stack.url}/jitsi/login?room=Caf%C3%A9`)
+  const { start, done } = await signIn(stack, new Browser(), '/jitsi/login?room=Caf%C3%A9')
   t.equal(new URL(start.location!).origin, stack.idp.issuer)
-  const done = await b.fetch(await b.signInAtIdp(start.location!, 'alice'))
   t.equal(new URL(done.location!).pathname, '/Caf%C3%A9')
   t.equal((await verify(jwtOf(done.location))).room, 'caf%c3%a9')
 })
@@ -193,16 +179,10 @@ t.test('bad input gets a clear page, no token, no crash', async (t) => {
 
   t.test('a room link whose login transaction would not fit in a cookie gets 414', async (t) => {
     // Quotes double in the transaction's JSON: short enough as a URL, too big as a cookie.
-    const raw = await new Promise<string>((resolve) => {
-      const s = connect(Number(new URL(stack.url).port), '127.0.0.1', () => {
-        s.write(`GET /MyRoom?q=${'"'.repeat(1900)} HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\nConnection: close\r\n\r\n`)
-      })
-      let data = ''
-      s.on('data', (d) => (data += d))
-      s.on('end', () => resolve(data))
-    })
-    t.match(raw, /^HTTP\/1\.1 414 /)
-    t.match(raw, /too long/)
+    const r = await rawRequest(Number(new URL(stack.url).port), `GET /MyRoom?q=${'"'.repeat(1900)} HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\nConnection: close\r\n\r\n`, { untilClose: true })
+    t.match(r.text, /^HTTP\/1\.1 414 /)
+    t.equal(r.responses.length, 1)
+    t.match(r.body, /too long/)
   })
 
   t.test('tampered transaction cookie', async (t) => {

@@ -4,9 +4,10 @@
  * nothing leaks when clients leave early.
  */
 import t from 'tap'
-import { connect } from 'node:net'
 import { request } from 'undici'
 import WebSocket from 'ws'
+import { eventually } from '../fixtures/eventually.js'
+import { abortedRequest, rawSend } from '../fixtures/raw.js'
 import { BIG_SIZE, startUpstream } from '../fixtures/upstream.js'
 import { startStack, type Stack } from '../fixtures/stack.js'
 
@@ -15,15 +16,6 @@ t.before(async () => {
   stack = await startStack()
 })
 t.teardown(() => stack.close())
-
-async function waitFor(check: () => boolean, ms = 10_000): Promise<boolean> {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (check()) return true
-    await new Promise((r) => setTimeout(r, 20))
-  }
-  return check()
-}
 
 function wsOpen(url: string, headers: Record<string, string> = {}): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
@@ -100,52 +92,39 @@ t.test('WebSocket upgrades are proxied', async (t) => {
 })
 
 t.test('a client leaving mid-download does not leave the upstream request open', async (t) => {
-  for (let i = 0; i < 5; i++) {
-    await new Promise<void>((resolve) => {
-      const s = connect(new URL(stack.url).port as unknown as number, '127.0.0.1', () => {
-        s.write('GET /stream HTTP/1.1\r\nHost: x\r\n\r\n')
-      })
-      s.once('data', () => {
-        s.destroy()
-        resolve()
-      })
-    })
-  }
-  t.ok(await waitFor(() => stack.upstream.open() === 0), `upstream requests still open: ${stack.upstream.open()}`)
+  for (let i = 0; i < 5; i++) await abortedRequest(Number(new URL(stack.url).port), 'GET /stream HTTP/1.1\r\nHost: x\r\n\r\n', 'answered')
+  t.ok(await eventually(() => stack.upstream.open() === 0), `upstream requests still open: ${stack.upstream.open()}`)
 })
 
 t.test('a client leaving mid-upload does not leave the upstream request open', async (t) => {
   const before = stack.upstream.seen.length
   for (let i = 0; i < 5; i++) {
-    const s = connect(new URL(stack.url).port as unknown as number, '127.0.0.1')
-    await new Promise<void>((resolve) => s.once('connect', resolve))
-    s.write(`POST /http-bind HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n${'x'.repeat(1000)}`)
-    await waitFor(() => stack.upstream.seen.length > before + i)
+    // The upload leaves once it is in flight to the upstream.
+    const atUpstream = stack.upstream.reached('/http-bind')
+    const s = await rawSend(Number(new URL(stack.url).port), `POST /http-bind HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n${'x'.repeat(1000)}`)
+    await atUpstream
     s.destroy()
   }
   t.equal(stack.upstream.seen.length, before + 5, 'the uploads reached the upstream')
-  t.ok(await waitFor(() => stack.upstream.open() === 0), `upstream requests still open: ${stack.upstream.open()}`)
+  t.ok(await eventually(() => stack.upstream.open() === 0), `upstream requests still open: ${stack.upstream.open()}`)
 })
 
 t.test('WebSocket clients that reset or leave mid-handshake crash nothing and leak nothing', async (t) => {
   const port = Number(new URL(stack.url).port)
-  const attempt = (path: string, how: 'reset' | 'leave') =>
-    new Promise<void>((resolve) => {
-      const s = connect(port, '127.0.0.1', () => {
-        s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`)
-        setTimeout(() => {
-          if (how === 'reset') s.resetAndDestroy()
-          else s.end()
-          resolve()
-        }, 50)
-      })
-      s.on('error', () => {})
-    })
-  for (const path of ['/hang-ws', '/jitsi/x', '/xmpp-websocket']) {
-    await attempt(path, 'reset')
-    await attempt(path, 'leave')
+  /** Sends the handshake; once the sidecar has acted on it (`handled`), resets or leaves. */
+  const attempt = async (path: string, how: 'reset' | 'leave', handled: 'passed to the upstream' | 'answered') => {
+    const atUpstream = handled === 'passed to the upstream' ? stack.upstream.reached(path) : undefined
+    const s = await rawSend(port, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`)
+    await (atUpstream ?? new Promise((resolve) => s.once('data', resolve)))
+    if (how === 'reset') s.resetAndDestroy()
+    else s.end()
   }
-  t.ok(await waitFor(() => stack.upstream.open() === 0), `upstream handshakes still open: ${stack.upstream.open()}`)
+  // Ours (/jitsi/x) the sidecar answers itself; the others it passes on, where /hang-ws never completes.
+  for (const [path, handled] of [['/hang-ws', 'passed to the upstream'], ['/jitsi/x', 'answered'], ['/xmpp-websocket', 'passed to the upstream']] as const) {
+    await attempt(path, 'reset', handled)
+    await attempt(path, 'leave', handled)
+  }
+  t.ok(await eventually(() => stack.upstream.open() === 0), `upstream handshakes still open: ${stack.upstream.open()}`)
   const r = await request(`${stack.url}/config.js`)
   await r.body.text()
   t.equal(r.statusCode, 200, 'still serving')

@@ -4,27 +4,17 @@
  * {state} round trip, the desktop app, guests, and logout.
  */
 import t from 'tap'
-import { jwtVerify, type JWTPayload } from 'jose'
 import { request } from 'undici'
+import type { Asserts } from '../fixtures/asserts.js'
 import { Browser } from '../fixtures/client.js'
 import { rewriteIdpAnswers } from '../fixtures/idp-rewrite.js'
-import { APP_SECRET, startStack, type Stack, type StackOptions } from '../fixtures/stack.js'
+import { jwtOf, signIn, verify } from '../fixtures/signin.js'
+import { startStack, type Stack, type StackOptions } from '../fixtures/stack.js'
 
-const secret = new TextEncoder().encode(APP_SECRET)
-const verify = async (token: string): Promise<JWTPayload> => (await jwtVerify(token, secret, { issuer: 'test-app', audience: 'test-app' })).payload
-const jwtOf = (location: string | undefined) => new URL(location!.replace(/^jitsi-meet:/, 'https:')).searchParams.get('jwt')!
-
-async function stackWith(t: { teardown(fn: () => unknown): void }, opts: StackOptions): Promise<Stack> {
+async function stackWith(t: Asserts, opts: StackOptions): Promise<Stack> {
   const s = await startStack(opts)
   t.teardown(() => s.close())
   return s
-}
-
-/** Signs in from `path` as `login`; returns the final answer of the callback. */
-async function signIn(stack: Stack, b: Browser, path: string, login: string) {
-  const start = await b.fetch(`${stack.url}${path}`)
-  if (new URL(start.location!).origin !== stack.idp.issuer) throw new Error(`not sent to the IdP: ${start.status} ${start.location}`)
-  return b.fetch(await b.signInAtIdp(start.location!, login))
 }
 
 const rolesEnv = {
@@ -35,27 +25,27 @@ const rolesEnv = {
 
 t.test('moderator, member and denied accounts get exactly their claims', async (t) => {
   const stack = await stackWith(t, { env: rolesEnv })
-  const alice = await verify(jwtOf((await signIn(stack, new Browser(), '/MyRoom', 'alice')).location))
+  const alice = await verify(jwtOf((await signIn(stack, new Browser(), '/MyRoom', 'alice')).done.location))
   t.same(alice.context, {
     user: { id: 'alice', name: 'Alice Example', email: 'alice@example.org', avatar: 'https://example.org/alice.png', moderator: 'true', affiliation: 'owner' },
     features: { recording: 'true', livestreaming: 'false', 'create-polls': 'true' },
   }, 'alice: moderator, recording, no org claim so no group')
-  const carol = await verify(jwtOf((await signIn(stack, new Browser(), '/MyRoom', 'carol')).location))
+  const carol = await verify(jwtOf((await signIn(stack, new Browser(), '/MyRoom', 'carol')).done.location))
   t.same(carol.context, {
     user: { id: 'carol', name: 'Carol Example', email: 'carol@example.org', affiliation: 'member' },
     features: { recording: 'false', livestreaming: 'false', 'create-polls': 'true' },
     group: 'acme',
   }, 'carol: member, no moderator field, group from her org claim')
-  const bob = await signIn(stack, new Browser(), '/MyRoom', 'bob')
+  const bob = (await signIn(stack, new Browser(), '/MyRoom', 'bob')).done
   t.equal(bob.status, 403)
   t.match(stack.logs.join('\n'), /"event":"login_succeeded".*"user":"alice".*"moderator":true/)
 })
 
 t.test('claims only in userinfo: used with OIDC_USERINFO=1', async (t) => {
   const without = await stackWith(t, { idp: { claimsInIdToken: false } })
-  t.equal((await signIn(without, new Browser(), '/MyRoom', 'alice')).status, 403, 'no groups in the ID token: the rule fails closed')
+  t.equal((await signIn(without, new Browser(), '/MyRoom', 'alice')).done.status, 403, 'no groups in the ID token: the rule fails closed')
   const withInfo = await stackWith(t, { idp: { claimsInIdToken: false }, env: { OIDC_USERINFO: '1', ...rolesEnv } })
-  const done = await signIn(withInfo, new Browser(), '/MyRoom', 'alice')
+  const done = (await signIn(withInfo, new Browser(), '/MyRoom', 'alice')).done
   t.equal(done.status, 302)
   t.match((await verify(jwtOf(done.location))).context, { user: { id: 'alice', name: 'Alice Example', moderator: 'true' } })
 })
@@ -63,7 +53,7 @@ t.test('claims only in userinfo: used with OIDC_USERINFO=1', async (t) => {
 t.test('tenants and Unicode rooms end to end', async (t) => {
   const stack = await stackWith(t, { env: { JWT_SUBJECT: '{tenant}', JWT_SUBJECT_DEFAULT: 'meet.jitsi' } })
   const b = new Browser()
-  const done = await signIn(stack, b, '/Acme/T%C3%A4st%20Raum?lang=de', 'alice')
+  const done = (await signIn(stack, b, '/Acme/T%C3%A4st%20Raum?lang=de', 'alice')).done
   const url = new URL(done.location!)
   t.equal(url.origin + url.pathname, `${stack.url}/Acme/T%C3%A4st%20Raum`, 'back on the same tenant path')
   t.match(await verify(jwtOf(done.location)), { room: 't%c3%a4st%20raum', sub: 'acme' })
@@ -79,7 +69,7 @@ t.test('tenants and Unicode rooms end to end', async (t) => {
 t.test('JWT_ROOM_CLAIM=* gives one token for every room', async (t) => {
   const stack = await stackWith(t, { env: { JWT_ROOM_CLAIM: '*' } })
   const b = new Browser()
-  const token = jwtOf((await signIn(stack, b, '/RoomA', 'alice')).location)
+  const token = jwtOf((await signIn(stack, b, '/RoomA', 'alice')).done.location)
   t.equal((await verify(token)).room, '*')
   t.equal((await b.fetch(`${stack.url}/RoomB?jwt=${token}`)).status, 200, 'the same token opens another room')
 })
@@ -92,9 +82,8 @@ t.test("Jitsi's {state} round trip keeps harmless overrides and drops hostile on
     'config.websocket': '"wss://evil.example/xmpp-websocket"', 'config.hosts.domain': '"evil.example"', 'config.nested': '{"a":1}',
   })
   const b = new Browser()
-  const start = await b.fetch(`${stack.url}/jitsi/login?state=${encodeURIComponent(state)}`)
+  const { start, done } = await signIn(stack, b, `/jitsi/login?state=${encodeURIComponent(state)}`)
   t.equal(new URL(start.location!).origin, stack.idp.issuer)
-  const done = await b.fetch(await b.signInAtIdp(start.location!, 'alice'))
   const url = new URL(done.location!)
   t.equal(url.origin + url.pathname, `${stack.url}/acme/T%C3%A4st`)
   t.equal(url.hash, '#config.startWithAudioMuted=true&config.prejoinConfig.enabled=false&interfaceConfig.SHOW_JITSI_WATERMARK=false')
@@ -109,9 +98,7 @@ t.test("Jitsi's {state} round trip keeps harmless overrides and drops hostile on
 
 t.test('the desktop app gets its jitsi-meet:// link', async (t) => {
   const stack = await stackWith(t, {})
-  const b = new Browser()
-  const start = await b.fetch(`${stack.url}/jitsi/login?state=${encodeURIComponent(JSON.stringify({ room: 'MyRoom', electron: true }))}`)
-  const done = await b.fetch(await b.signInAtIdp(start.location!, 'alice'))
+  const { done } = await signIn(stack, new Browser(), `/jitsi/login?state=${encodeURIComponent(JSON.stringify({ room: 'MyRoom', electron: true }))}`)
   t.equal(done.status, 200)
   t.match(done.body, /Continue in the Jitsi Meet app/)
   const link = /href="(jitsi-meet:\/\/[^"]+)"/.exec(done.body)?.[1]?.replace(/&#38;/g, '&')
@@ -127,8 +114,7 @@ t.test('GUEST_ACCESS=1: guests pass, hosts still sign in', async (t) => {
   const guest = await b.fetch(`${stack.url}/MyRoom`)
   t.equal(guest.status, 200)
   t.equal(guest.headers['x-upstream'], 'yes', 'a room load without a session goes to jitsi-web untouched')
-  const start = await b.fetch(`${stack.url}/jitsi/login?room=MyRoom`)
-  const done = await b.fetch(await b.signInAtIdp(start.location!, 'alice'))
+  const { done } = await signIn(stack, b, '/jitsi/login?room=MyRoom')
   t.equal((await verify(jwtOf(done.location))).room, 'myroom')
   const host = await b.fetch(`${stack.url}/Other`)
   t.equal(host.status, 302, 'with a session, room loads get a token')
@@ -157,7 +143,7 @@ t.test('sessions made under other rules sign in again; hostile login targets are
 t.test('long or odd claims never break the session cookie', async (t) => {
   const big = { password: 'big', claims: { name: 'n'.repeat(5000), email: 'e@x.org', picture: `https://example.org/${'a'.repeat(3500)}`, groups: ['jitsi-users'], org: 'o'.repeat(300) } }
   const stack = await stackWith(t, { idp: { accounts: { big } }, env: { ...rolesEnv } })
-  const done = await signIn(stack, new Browser(), '/MyRoom', 'big')
+  const done = (await signIn(stack, new Browser(), '/MyRoom', 'big')).done
   t.equal(done.status, 302)
   const cookie = done.setCookies.find((c) => c.startsWith('jos_session='))!
   t.ok(cookie.length < 4096, `session cookie of ${cookie.length} bytes`)
@@ -243,7 +229,7 @@ t.test('an ID token too big to keep in the session cookie: signed in without it,
   const groups = ['jitsi-users', ...Array.from({ length: 200 }, (_, i) => `a-rather-long-group-name-number-${i}`)]
   const stack = await stackWith(t, { idp: { accounts: { big: { password: 'big', claims: { name: 'Big Groups', groups } } } } })
   const b = new Browser()
-  const done = await signIn(stack, b, '/MyRoom', 'big')
+  const done = (await signIn(stack, b, '/MyRoom', 'big')).done
   t.equal(done.status, 302)
   t.match(done.location, /\/MyRoom\?jwt=/)
   t.ok(b.cookies(stack.url).get('jos_session')!.length <= 3800, 'the session cookie fits')

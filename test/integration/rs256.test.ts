@@ -11,16 +11,14 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet
 import { request } from 'undici'
 import { verifyLikeProsody } from '../../src/commands/check.js'
 import { Browser } from '../fixtures/client.js'
+import { eventually } from '../fixtures/eventually.js'
 import { rsaKey, replaceFile, tempDir } from '../fixtures/keys.js'
+import { jwtOf, signIn } from '../fixtures/signin.js'
 import { startStack, type Stack } from '../fixtures/stack.js'
 
-async function signIn(stack: Stack, b: Browser, room: string): Promise<string> {
-  const start = await b.fetch(`${stack.url}/${room}`)
-  // With a session the sidecar answers with the room at once; otherwise sign in at the IdP.
-  const target = new URL(start.location!).origin === stack.url ? start.location! : (await b.fetch(await b.signInAtIdp(start.location!, 'alice'))).location!
-  const jwt = new URL(target).searchParams.get('jwt')
-  if (!jwt) throw new Error(`no token: ${target}`)
-  return jwt
+/** A token for `room` in browser `b`: from its session when it has one, else through the IdP. */
+async function tokenFor(stack: Stack, b: Browser, room: string): Promise<string> {
+  return jwtOf((await signIn(stack, b, `/${room}`, 'alice', { session: true })).done.location)
 }
 
 /** What Prosody does with JWT_ASAP_KEYSERVER, written out independently of the sidecar's code. */
@@ -38,7 +36,7 @@ for (const alg of ['RS256', 'RS384', 'RS512']) {
     writeFileSync(join(dir, 'key.pem'), rsaKey().pkcs8)
     const stack = await startStack({ env: { JWT_ALG: alg, JWT_PRIVATE_KEY_FILE: join(dir, 'key.pem'), JWT_APP_SECRET: '' } })
     t.teardown(() => stack.close())
-    const token = await signIn(stack, new Browser(), 'MyRoom')
+    const token = await tokenFor(stack, new Browser(), 'MyRoom')
     const header = decodeProtectedHeader(token)
     t.equal(header.alg, alg)
     t.equal(header.typ, 'JWT')
@@ -84,24 +82,20 @@ t.test('rotation: a replaced key file is picked up without a restart, old tokens
   const stack = await startStack({ env: { JWT_ALG: 'RS256', JWT_PRIVATE_KEY_FILE: keyFile, JWT_KEY_RELOAD_SECONDS: '1' } })
   t.teardown(() => stack.close())
   const b = new Browser()
-  const before = await signIn(stack, b, 'RoomA')
+  const before = await tokenFor(stack, b, 'RoomA')
   replaceFile(keyFile, rsaKey().pkcs8)
-  let after = before
-  const end = Date.now() + 6000
-  while (decodeProtectedHeader(after).kid === decodeProtectedHeader(before).kid && Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 200))
-    after = await signIn(stack, b, 'RoomA')
-  }
+  // The reload (every second) logs the rotation once the new key signs: waited for, not guessed.
+  const logged = (event: string) => () => stack.logs.some((l) => l.includes(`"event":"${event}"`))
+  t.ok(await eventually(logged('key_rotated')), 'the rotation was logged')
+  const after = await tokenFor(stack, b, 'RoomA')
   t.not(decodeProtectedHeader(after).kid, decodeProtectedHeader(before).kid, 'a new kid signs')
   t.equal((await prosodyVerify(stack, before, 'RS256')).status, 200, 'the old kid is still served')
   t.equal((await prosodyVerify(stack, after, 'RS256')).status, 200)
-  t.match(stack.logs.join('\n'), /"event":"key_rotated"/)
 
   replaceFile(keyFile, 'not a key')
   // The next reload (every second) fails: waited for, not guessed (1.5 s was not always enough under load).
-  const failed = () => stack.logs.some((l) => l.includes('"event":"key_reload_failed"'))
-  for (const end = Date.now() + 10_000; !failed() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50))
-  t.equal(decodeProtectedHeader(await signIn(stack, b, 'RoomA')).kid, decodeProtectedHeader(after).kid, 'a broken file keeps the key in service')
+  t.ok(await eventually(logged('key_reload_failed')), 'the failed reload was logged')
+  t.equal(decodeProtectedHeader(await tokenFor(stack, b, 'RoomA')).kid, decodeProtectedHeader(after).kid, 'a broken file keeps the key in service')
   t.match(stack.logs.join('\n'), /"level":"error".*"event":"key_reload_failed"/)
 })
 

@@ -5,62 +5,30 @@
  * signal ends the process at once.
  */
 import t from 'tap'
-import { once } from 'node:events'
 import http from 'node:http'
 import type { ChildProcess } from 'node:child_process'
-import { connect, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { request } from 'undici'
 import WebSocket from 'ws'
-import { finish, run, waitForOutput } from '../fixtures/process.js'
+import type { Asserts } from '../fixtures/asserts.js'
+import { eventually } from '../fixtures/eventually.js'
+import { finish, run, serveEnv, waitForOutput } from '../fixtures/process.js'
+import { accepts } from '../fixtures/raw.js'
 import { startUpstream } from '../fixtures/upstream.js'
-
-function env(upstream: string, more: Record<string, string> = {}): Record<string, string> {
-  return {
-    PUBLIC_URL: 'https://meet.example.com', UPSTREAM_URL: upstream, LISTEN_ADDRESS: '127.0.0.1:0', ADMIN_LISTEN_ADDRESS: '127.0.0.1:0',
-    OIDC_ISSUER: 'http://127.0.0.1:9', OIDC_CLIENT_ID: 'c', OIDC_CLIENT_SECRET: 's', JWT_APP_ID: 'a', JWT_APP_SECRET: 'secret-secret-secret',
-    COOKIE_SECRET: 'x'.repeat(32), SHUTDOWN_DELAY_SECONDS: '1', SHUTDOWN_TIMEOUT_SECONDS: '10', ...more,
-  }
-}
 
 const get = async (url: string) => {
   const r = await request(url)
   return { status: r.statusCode, body: await r.body.text() }
 }
 
-type Test = Parameters<Parameters<typeof t.test>[0]>[0]
-
-/** Resolves once the upstream has received a request for `path`: the request is in flight in the sidecar. */
-function reached(upstream: { server: http.Server }, path: string): Promise<void> {
-  return new Promise((resolve) => {
-    const on = (req: http.IncomingMessage) => {
-      if ((req.url ?? '').split('?')[0] !== path) return
-      upstream.server.off('request', on)
-      resolve()
-    }
-    upstream.server.on('request', on)
-  })
-}
-
 /** Resolves once the sidecar has begun its stop (its shutdown_started line; standard output is batched, up to 100 ms). */
 const stopBegun = (p: ChildProcess) => waitForOutput(p, /"event":"shutdown_started"/)
 
-/** Resolves once the listener refuses new connections (the delay is over). */
-async function refused(port: number): Promise<void> {
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1', () => (s.destroy(), resolve(false)))
-      s.once('error', () => resolve(true))
-    })
-    if (ok) return
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
-
 /** The sidecar as its own process in front of a fresh upstream, once listening: its ports, and its end. */
-async function startSidecar(t: Test, more: Record<string, string> = {}) {
+async function startSidecar(t: Asserts, more: Record<string, string> = {}) {
   const upstream = await startUpstream()
   t.teardown(() => upstream.close())
-  const p = run(['serve'], env(upstream.url, more))
+  const p = run(['serve'], serveEnv(upstream.url, { SHUTDOWN_DELAY_SECONDS: '1', SHUTDOWN_TIMEOUT_SECONDS: '10', ...more }))
   const result = finish(p)
   const [, port, adminPort] = await waitForOutput(p, /listening on 127\.0\.0\.1:(\d+) \(admin 127\.0\.0\.1:(\d+)\)/)
   return { p, result, upstream, port, adminPort }
@@ -74,7 +42,7 @@ t.test('graceful shutdown drops nobody', async (t) => {
   const ws = new WebSocket(`ws://127.0.0.1:${port}/xmpp-websocket`)
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject))
   const wsClosed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)))
-  const atUpstream = reached(upstream, '/slow')
+  const atUpstream = upstream.reached('/slow')
   const inFlight = get(`${base}/slow?ms=5000`) // outlives the 3 s delay
   await atUpstream
   const begun = stopBegun(p)
@@ -97,7 +65,7 @@ t.test('graceful shutdown drops nobody', async (t) => {
 
 t.test('in-flight requests are cut at SHUTDOWN_TIMEOUT_SECONDS', async (t) => {
   const { p, result, upstream, port } = await startSidecar(t, { SHUTDOWN_DELAY_SECONDS: '0', SHUTDOWN_TIMEOUT_SECONDS: '1' })
-  const atUpstream = reached(upstream, '/hang')
+  const atUpstream = upstream.reached('/hang')
   const hanging = request(`http://127.0.0.1:${port}/hang`).then((r) => r.body.text())
   await atUpstream
   const signalled = Date.now()
@@ -141,7 +109,7 @@ t.test('kept-alive connections close once answered: the stop waits for requests,
   })
   const before = await get('/config.js')
   t.equal(before.connection, 'keep-alive', 'before the stop: kept alive')
-  const atUpstream = reached(upstream, '/slow')
+  const atUpstream = upstream.reached('/slow')
   const inFlight = get('/slow?ms=4500') // begun before the stop, answered after the 3 s delay
   // A download begun before the stop, answered keep-alive, read late: it must arrive whole (8 MB, more
   // than the socket buffers hold, so the sidecar is still sending it when connections start to close).
@@ -164,14 +132,13 @@ t.test('kept-alive connections close once answered: the stop waits for requests,
   const during = await get('/config.js')
   t.equal(during.status, 200, 'still serving during the delay')
   t.equal(during.connection, 'close', 'answers during the stop close their connection')
-  // The download is read once the delay is over, when connections start to close.
-  await refused(Number(port))
+  // The download is read once the delay is over, when connections start to close: the listener refuses new ones.
+  t.ok(await eventually(async () => !(await accepts(Number(port)))), 'the listener closed after the delay')
   readBig()
   t.same((await inFlight).body, 'slow done', 'the in-flight request finished')
   t.equal(await big, 8 * 1024 * 1024, 'the slowly read download arrived whole')
   t.equal(sockets.size, 3, 'three connections: the download, the slow request and one reused')
-  await Promise.all([...sockets].map((socket) => (socket.destroyed ? undefined : once(socket, 'close'))))
-  t.pass('the sidecar closed every connection the client left open')
+  t.ok(await eventually(() => [...sockets].every((socket) => socket.closed)), 'the sidecar closed every connection the client left open')
   const { code, stdout } = await result
   t.equal(code, 0)
   t.notMatch(stdout, /"event":"shutdown_timeout"/, 'no connection waited for the timeout')

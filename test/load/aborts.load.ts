@@ -5,9 +5,10 @@
  * preload) do not grow with the number of aborts.
  */
 import t from 'tap'
-import { connect } from 'node:net'
 import { request } from 'undici'
 import { startBuilt } from '../fixtures/built.js'
+import { eventually } from '../fixtures/eventually.js'
+import { abortedRequest } from '../fixtures/raw.js'
 import { startUpstream } from '../fixtures/upstream.js'
 
 const ABORTS = 10_000
@@ -19,33 +20,21 @@ t.test(`${ABORTS} aborted downloads and ${ABORTS} aborted uploads`, async (t) =>
   const sidecar = await startBuilt({ PUBLIC_URL: 'https://meet.example.com', UPSTREAM_URL: upstream.url, ENABLE_AUTH: '0', LOG_LEVEL: 'info' }, { gc: true })
   t.teardown(() => sidecar.stop())
   const port = Number(new URL(sidecar.url).port)
-  const abort = (req: string, afterData: boolean) =>
-    new Promise<void>((resolve) => {
-      const sock = connect(port, '127.0.0.1', () => {
-        sock.write(req)
-        if (!afterData) setTimeout(() => sock.destroy(), 1)
-      })
-      sock.once('data', () => sock.destroy())
-      sock.once('close', () => resolve())
-      sock.on('error', () => {})
-    })
   const round = async (n: number) => {
     for (let i = 0; i < n; i += BATCH) {
       await Promise.all([
-        ...Array.from({ length: BATCH / 2 }, () => abort('GET /stream HTTP/1.1\r\nHost: x\r\n\r\n', true)),
-        ...Array.from({ length: BATCH / 2 }, () => abort(`POST /http-bind HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n${'x'.repeat(4000)}`, false)),
+        ...Array.from({ length: BATCH / 2 }, () => abortedRequest(port, 'GET /stream HTTP/1.1\r\nHost: x\r\n\r\n', 'answered')),
+        ...Array.from({ length: BATCH / 2 }, () => abortedRequest(port, `POST /http-bind HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n${'x'.repeat(4000)}`, 'sent')),
       ])
     }
   }
   // Warm up, then measure after forced full GCs: the live heap and the active handles after
   // 2,000 aborts against the same after each further 6,000.
-  // Each sample once the aborted requests have drained, so only what stays behind is counted.
-  const quiet = async () => {
-    const until = Date.now() + 5000
-    while (upstream.open() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50))
-    await new Promise((r) => setTimeout(r, 200))
-  }
+  // Each sample once the aborted requests have drained (no upstream request open, the sidecar's
+  // sockets back to what it holds at rest), so only what stays behind is counted.
   const fdsBefore = sidecar.fds()
+  const drained = () => upstream.open() === 0 && sidecar.fds() <= fdsBefore + 64
+  const quiet = () => eventually(drained)
   await round(2000)
   await quiet()
   const rssWarm = sidecar.rssMb()
@@ -55,14 +44,9 @@ t.test(`${ABORTS} aborted downloads and ${ABORTS} aborted uploads`, async (t) =>
     await quiet()
     samples.push(await sidecar.afterGc())
   }
-  const settle = Date.now() + 10_000
-  while (upstream.open() > 0 && Date.now() < settle) await new Promise((r) => setTimeout(r, 100))
+  await quiet()
   t.equal(upstream.open(), 0, 'no upstream request left open')
-  let fdsAfter = sidecar.fds()
-  while (fdsAfter > fdsBefore + 64 && Date.now() < settle) {
-    await new Promise((r) => setTimeout(r, 100))
-    fdsAfter = sidecar.fds()
-  }
+  const fdsAfter = sidecar.fds()
   t.ok(fdsAfter <= fdsBefore + 64, `sidecar file descriptors ${fdsBefore} before, ${fdsAfter} after (pooled upstream connections may stay)`)
   const rssEnd = sidecar.rssMb()
   const ok = await request(`${sidecar.url}/config.js`)

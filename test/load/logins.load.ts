@@ -1,9 +1,9 @@
 /** 200 complete sign-ins at once against a real oidc-provider: all succeed, every token valid. */
 import t from 'tap'
 import { readFileSync } from 'node:fs'
-import { jwtVerify } from 'jose'
 import { Browser } from '../fixtures/client.js'
-import { APP_SECRET, startStack } from '../fixtures/stack.js'
+import { signIn, verify } from '../fixtures/signin.js'
+import { startStack } from '../fixtures/stack.js'
 
 const LOGINS = 200
 
@@ -22,17 +22,12 @@ t.test(`${LOGINS} concurrent logins`, async (t) => {
   // What the IdP itself refused, for the failure message (the sidecar logs only the OAuth error code).
   const idpErrors: string[] = []
   stack.idp.provider.on('grant.error', (_ctx, err: Error & { error_detail?: string }) => idpErrors.push(`${err.message}: ${err.error_detail ?? ''}`))
-  const key = new TextEncoder().encode(APP_SECRET)
   const started = Date.now()
   const results = await Promise.allSettled(
     Array.from({ length: LOGINS }, async (_, i) => {
-      const b = new Browser()
-      const start = await b.fetch(`${stack.url}/Room${i}`)
-      if (start.location === undefined) throw new Error(`room load gave ${start.status} ${titleOf(start.body)}`)
-      const done = await b.fetch(await b.signInAtIdp(start.location, 'alice'))
-      if (done.location === undefined) throw new Error(`callback gave ${done.status} ${titleOf(done.body)}`)
-      const jwt = new URL(done.location).searchParams.get('jwt')!
-      const { payload } = await jwtVerify(jwt, key, { issuer: 'test-app', audience: 'test-app' })
+      const { done, jwt } = await signIn(stack, new Browser(), `/Room${i}`)
+      if (jwt === undefined) throw new Error(`callback gave ${done.status} ${titleOf(done.body)}`)
+      const payload = await verify(jwt)
       if (payload.room !== `room${i}`) throw new Error(`token for ${payload.room}, expected room${i}`)
     }),
   )

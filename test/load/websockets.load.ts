@@ -36,6 +36,7 @@ t.test(`${SOCKETS} WebSockets for ${HOLD_SECONDS} s`, async (t) => {
     round++
     await Promise.all(sockets.map((ws, i) => new Promise<void>((resolve) => {
       const msg = `ping ${i} ${round}`
+      // An echo not back within 5 s counts as lost: the limit is the check, not an ordering.
       const timer = setTimeout(() => { mismatches++; resolve() }, 5000)
       ws.once('message', (d) => {
         clearTimeout(timer)
@@ -45,10 +46,13 @@ t.test(`${SOCKETS} WebSockets for ${HOLD_SECONDS} s`, async (t) => {
       })
       ws.send(msg)
     })))
+    // Traffic every 2 s while the sockets are held: the pace of the load, not an ordering.
     await new Promise((r) => setTimeout(r, 2000))
   }
+  t.ok(round > 0, `${round} rounds of echoes`)
   t.equal(dropped, 0, 'none dropped')
   t.equal(mismatches, 0, 'every echo came back intact')
+  t.equal(echoes, round * SOCKETS, 'one echo per socket and round')
   const perSocketKb = ((rssOpen - rssIdle) * 1024) / SOCKETS
   const line = `LOAD websockets=${SOCKETS} hold_s=${HOLD_SECONDS} echoes=${echoes} rss_idle_mb=${rssIdle.toFixed(0)} rss_open_mb=${rssOpen.toFixed(0)} rss_end_mb=${sidecar.rssMb().toFixed(0)} kb_per_socket=${perSocketKb.toFixed(1)}`
   t.comment(line)

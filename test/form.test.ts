@@ -1,7 +1,7 @@
 import t from 'tap'
 import { Readable } from 'node:stream'
 import type { IncomingMessage } from 'node:http'
-import { readForm } from '../src/http/reply.js'
+import { readForm } from '../src/http/form.js'
 
 /** A request whose body arrives in the given chunks. */
 function request(chunks: Buffer[], type = 'application/x-www-form-urlencoded'): IncomingMessage {

@@ -1,0 +1,125 @@
+/**
+ * The shape of the configuration, apart from how it is read: modules that
+ * only need the types (token/keys.ts among them) import this file and nothing
+ * that reads the environment.
+ */
+import type { Rule } from '../identity/rule.js'
+
+/** What Prosody's JWT code verifies: nothing else is worth minting. */
+export const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512'] as const
+export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number]
+
+export const ACCESS_LOGS = ['all', 'errors', 'off'] as const
+export type AccessLog = (typeof ACCESS_LOGS)[number]
+
+export type Env = Readonly<Record<string, string | undefined>>
+
+export interface Cidr {
+  readonly address: string
+  readonly prefix: number
+  readonly family: 'ipv4' | 'ipv6'
+}
+
+export interface ListenAddress {
+  readonly host: string
+  readonly port: number
+}
+
+export interface Config {
+  /** PUBLIC_URL's origin, e.g. `https://meet.example.com`: every redirect we issue starts with it. */
+  readonly publicOrigin: string
+  readonly publicHost: string
+  readonly publicProtocol: 'http' | 'https'
+  readonly upstream: URL
+  readonly listen: ListenAddress
+  /** Health, readiness and metrics: never routed by the Service that faces users. */
+  readonly adminListen: ListenAddress
+  readonly logLevel: string
+  readonly logFormat: 'json' | 'pretty'
+  /** ACCESS_LOG: an access line for every request, only for answers of 400 and above (and 499), or none. */
+  readonly accessLog: AccessLog
+  /** Peers whose X-Forwarded-* headers are believed (an ingress); empty: nobody's. */
+  readonly trustedProxies: readonly Cidr[]
+  readonly shutdown: { readonly delayMs: number; readonly timeoutMs: number }
+  /** null when ENABLE_AUTH=0: the sidecar is a plain proxy. */
+  readonly auth: AuthConfig | null
+}
+
+export interface AuthConfig {
+  /**
+   * Fingerprint of everything that decides access and claims at sign-in
+   * (rules, mappings). Sessions made under another one sign in again, so
+   * tightening USE_RULE or MODERATOR_RULE takes effect at once.
+   */
+  readonly policy: string
+  readonly pathPrefix: string
+  readonly useRule: Rule
+  /** GUEST_ACCESS=1: room loads without a session pass through (Jitsi's JWT_ALLOW_EMPTY setups). */
+  readonly guestAccess: boolean
+  readonly oidc: OidcConfig
+  readonly jwt: JwtConfig
+  readonly roles: RolesConfig
+  readonly cookie: CookieConfig
+}
+
+/** Moderator and feature rules, evaluated once per sign-in. */
+export interface RolesConfig {
+  readonly moderatorRule: Rule
+  /** Feature → rule, in the order configured; empty: no `context.features`. */
+  readonly features: ReadonlyMap<string, Rule>
+}
+
+export interface OidcConfig {
+  readonly issuer: URL
+  readonly clientId: string
+  readonly clientSecret: string
+  readonly scopes: string
+  readonly groupsClaim: string
+  /** `PUBLIC_URL` + `PATH_PREFIX` + `callback`. */
+  readonly redirectUri: string
+  readonly timeoutMs: number
+  /** How long a fetched JWKS is used before it is fetched again (OIDC_JWKS_REFRESH_SECONDS). */
+  readonly jwksRefreshMs: number
+  /** Plain-HTTP issuer allowed (loopback, or OIDC_ALLOW_HTTP=1). */
+  readonly allowHttp: boolean
+  /** OIDC_USERINFO=1: rules and mappings also read the userinfo response. */
+  readonly userinfo: boolean
+  /** Where the IdP sends people after RP-initiated logout: PUBLIC_URL + `/`. */
+  readonly postLogoutRedirectUri: string
+}
+
+export interface JwtConfig {
+  readonly appId: string
+  readonly alg: JwtAlgorithm
+  /** HS*: the shared secret ('' for RS*). */
+  readonly secret: string
+  /** RS*: the signing key's PEM file ('' for HS*). */
+  readonly privateKeyFile: string
+  /** RS*: JWT_KEY_ID, or undefined to derive the kid from the key (RFC 7638 thumbprint). */
+  readonly keyId: string | undefined
+  /** RS*: more public keys to publish, as `<kid>.pem`. */
+  readonly publicKeysDir: string | undefined
+  /** RS*: how often key files are checked for changes; 0 = never. */
+  readonly keyReloadSeconds: number
+  readonly issuer: string
+  readonly audience: string
+  /** `sub`; `{tenant}` means the room's tenant, and subjectDefault for rooms without one. */
+  readonly subject: string
+  readonly subjectDefault: string
+  /** `room` (per-room tokens) or `*` (one token for every room). */
+  readonly roomClaim: 'room' | '*'
+  readonly ttlSeconds: number
+  readonly idAttribute: string
+  readonly nameAttribute: string
+  readonly mailAttribute: string
+  readonly avatarAttribute: string
+  /** JWT_GROUP: `context.group`, a constant or a claim. */
+  readonly group: { readonly claim: string } | { readonly value: string } | undefined
+}
+
+export interface CookieConfig {
+  /** First encrypts, all decrypt (rotation). */
+  readonly secrets: readonly string[]
+  readonly secure: boolean
+  readonly sessionTtlSeconds: number
+}

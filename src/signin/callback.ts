@@ -1,0 +1,57 @@
+/**
+ * `PATH_PREFIX` + `callback`: the IdP's answer. The transaction cookie named
+ * by `state` is single-use; the code is exchanged and the ID token checked by
+ * openid-client; USE_RULE decides; the session cookie is set and the person
+ * sent to the room with a token. A login counts as succeeded only then.
+ */
+import { randomBytes, randomUUID } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { failure } from '../http/respond.js'
+import { admit } from '../identity/claims.js'
+import { targetUrl } from '../rooms/target.js'
+import { MAX_SEALED_COOKIE, parseCookies, type Session } from './cookies.js'
+import { decideCallback } from './decide.js'
+import { sendToRoom, type SignInDeps } from './deps.js'
+
+export async function callbackEndpoint(d: SignInDeps, req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
+  const { cookies: c, auth, responder } = d
+  const state = new URLSearchParams(query).get('state')
+  const cookies = parseCookies(req.headers.cookie)
+  const txName = state === null ? undefined : c.txName(state)
+  const hasTxCookie = txName !== undefined && cookies.has(txName)
+  const tx = hasTxCookie ? await c.openTransaction(cookies.get(txName)) : undefined
+  // The transaction is single-use: cleared whatever happens next.
+  const clearTx = hasTxCookie ? [c.clearCookie(txName)] : []
+  const decision = decideCallback(state, tx, hasTxCookie)
+  if (decision.kind === 'invalid') return responder.respond(req, res, { code: 'LOGIN_STATE_INVALID', detail: decision.detail, setCookies: clearTx, signIn: true })
+  const target = decision.tx
+  let login
+  try {
+    login = await d.oidc.finishLogin(query, decision.tx)
+  } catch (err) {
+    return responder.respond(req, res, failure(err, { nextUrl: targetUrl(d.config.publicOrigin, target), setCookies: clearTx, signIn: true }))
+  }
+  const { allowed, identity, ruleErrors } = admit(login.claims, auth)
+  const requestId = randomUUID()
+  const outcome = {
+    requestId, user: identity.user.id, rule: auth.useRule.source, ruleResult: allowed,
+    moderator: identity.moderator, features: identity.features, ...(ruleErrors.length > 0 ? { ruleErrors } : {}),
+  }
+  if (!allowed) {
+    d.log.info({ event: 'login_denied', ...outcome }, 'login denied by USE_RULE')
+    const clearSession = cookies.has(c.sessionName) ? [c.clearCookie(c.sessionName)] : []
+    return responder.respond(req, res, { code: 'ACCESS_DENIED', setCookies: [...clearTx, ...clearSession], requestId, signIn: true })
+  }
+  const ttl = auth.cookie.sessionTtlSeconds
+  const session: Session = { identity, sid: randomBytes(16).toString('base64url'), policy: auth.policy }
+  let sealed = await c.sealSession({ ...session, idToken: login.idToken }, ttl)
+  // Large ID tokens (many groups) would push the cookie past what browsers keep.
+  if (sealed.length > MAX_SEALED_COOKIE) sealed = await c.sealSession(session, ttl)
+  if (sealed.length > MAX_SEALED_COOKIE) {
+    const detail = `session of ${sealed.length} bytes does not fit in a cookie (too many features or long claims)`
+    return responder.respond(req, res, { code: 'LOGIN_FAILED', detail, setCookies: clearTx, signIn: true })
+  }
+  await sendToRoom(d, req, res, session, target, [...clearTx, c.setCookie(c.sessionName, sealed, ttl)])
+  d.metrics?.logins.inc({ outcome: 'succeeded', reason: '' })
+  d.log.info({ event: 'login_succeeded', ...outcome }, 'login succeeded')
+}

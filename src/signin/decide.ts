@@ -1,0 +1,94 @@
+/**
+ * The sign-in's decisions, as pure functions of what a request carries: the
+ * handlers (gate, login, callback) gather the facts, call these, and carry
+ * out the answer. Table-tested in test/decide.test.ts.
+ */
+import { isRoomTarget, segmentOf } from '../rooms/classify.js'
+import { parseJitsiState } from '../rooms/jitsi-state.js'
+import type { ReturnTarget } from '../rooms/target.js'
+import type { LoginTransaction, Session } from './cookies.js'
+
+/** Longest room URL (without token) we carry through a login; the transaction cookie must stay under 4 KB. */
+export const MAX_RETURN_URL = 2048
+
+export type RoomDecision =
+  /** To jitsi-web as it is: a usable token of ours, or a guest where guests may enter. */
+  | { readonly kind: 'pass' }
+  /** Back to the room with a fresh token from the session. */
+  | { readonly kind: 'mint'; readonly session: Session }
+  /** To the IdP. */
+  | { readonly kind: 'login' }
+
+export interface RoomFacts {
+  /** The URL's `jwt` is ours, valid, for this room and not about to expire. */
+  readonly tokenUsable: boolean
+  /** The session cookie's session, when it opens and was made under the current rules. */
+  readonly session: Session | undefined
+  /** GUEST_ACCESS (for the room gate), false for Jitsi's login link, which asks for a sign-in. */
+  readonly guestsPass: boolean
+}
+
+const PASS: RoomDecision = Object.freeze({ kind: 'pass' })
+const LOGIN: RoomDecision = Object.freeze({ kind: 'login' })
+
+export function decideRoom(f: RoomFacts): RoomDecision {
+  if (f.tokenUsable) return PASS
+  if (f.session) return { kind: 'mint', session: f.session }
+  return f.guestsPass ? PASS : LOGIN
+}
+
+/**
+ * The room that Jitsi's TOKEN_AUTH_URL asks to sign in for:
+ * `login?room=<room>[&tenant=<tenant>]`, or `login?state=<Jitsi's state JSON>`
+ * which also carries the tenant, config overrides and whether the desktop app
+ * asked. A string says what is wrong (for the log).
+ */
+export function loginTarget(query: string, prefix: string): ReturnTarget | string {
+  const params = new URLSearchParams(query)
+  const state = params.get('state')
+  let target: ReturnTarget | undefined
+  if (state !== null) {
+    target = parseJitsiState(state)
+  } else {
+    const room = segmentOf(params.get('room'))
+    const tenantParam = params.get('tenant') || undefined // absent or empty: no tenant
+    const tenant = tenantParam === undefined ? undefined : segmentOf(tenantParam)
+    // A tenant that is no path segment makes the whole link unusable.
+    if (room !== undefined && (tenantParam === undefined || tenant !== undefined)) target = { room, tenant, query: '', hash: '', electron: false }
+  }
+  if (target && isRoomTarget(target.room, target.tenant, prefix)) return target
+  return state !== null ? 'login: unusable state' : 'login: missing or invalid room'
+}
+
+export type CallbackDecision =
+  | { readonly kind: 'finish'; readonly tx: LoginTransaction }
+  | { readonly kind: 'invalid'; readonly detail: string }
+
+/** Whether a callback may go on to the code exchange: its state names a login this browser started. */
+export function decideCallback(state: string | null, tx: LoginTransaction | undefined, hasTxCookie: boolean): CallbackDecision {
+  if (state === null || state.length === 0 || state.length > 256) return { kind: 'invalid', detail: 'callback without state' }
+  if (tx && tx.state === state) return { kind: 'finish', tx }
+  return { kind: 'invalid', detail: hasTxCookie ? 'transaction cookie invalid or expired' : 'no transaction cookie for this state' }
+}
+
+export type LogoutDecision = 'already-out' | 'refuse' | 'confirm' | 'sign-out'
+
+export interface LogoutFacts {
+  readonly signedIn: boolean
+  readonly post: boolean
+  /** The POST came from our own pages (Origin, or fetch metadata). */
+  readonly sameOrigin: boolean
+  /** The request carries the session's anti-forgery value. */
+  readonly csrfValid: boolean
+}
+
+/**
+ * Only a same-origin POST, or a request carrying the session's anti-forgery
+ * value, signs anyone out: a third-party page cannot. A plain GET (a typed or
+ * linked address) gets a confirmation page whose button makes that POST.
+ */
+export function decideLogout(f: LogoutFacts): LogoutDecision {
+  if (!f.signedIn) return 'already-out'
+  if (f.sameOrigin || f.csrfValid) return 'sign-out'
+  return f.post ? 'refuse' : 'confirm'
+}

@@ -1,0 +1,40 @@
+/**
+ * What the sign-in handlers share: their dependencies, the session a request
+ * carries, and the way into a room with a fresh token.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { AuthConfig, Config } from '../config/load.js'
+import type { Logger } from '../ops/log.js'
+import type { Metrics } from '../ops/metrics.js'
+import type { OidcClient } from '../oidc/client.js'
+import { redirect, type Responder } from '../http/respond.js'
+import { targetUrl, type ReturnTarget } from '../rooms/target.js'
+import type { TokenSigner } from '../token/sign.js'
+import type { CookieCodec, Session } from './cookies.js'
+
+export interface SignInDeps {
+  readonly config: Config
+  readonly auth: AuthConfig
+  readonly oidc: OidcClient
+  readonly signer: TokenSigner
+  readonly cookies: CookieCodec
+  readonly responder: Responder
+  readonly metrics?: Metrics | undefined
+  readonly log: Logger
+}
+
+/** The session in the request's cookies, if it opens and was made under the current rules. */
+export async function currentSession(d: SignInDeps, cookies: ReadonlyMap<string, string>): Promise<Session | undefined> {
+  const session = await d.cookies.openSession(cookies.get(d.cookies.sessionName))
+  return session?.policy === d.auth.policy ? session : undefined
+}
+
+/** A fresh token for the target, and there: a redirect, or the desktop app's page. */
+export async function sendToRoom(d: SignInDeps, req: IncomingMessage, res: ServerResponse, session: Session, target: ReturnTarget, setCookies: readonly string[] = []): Promise<void> {
+  const token = await d.signer.mint(session.identity, target.room, target.tenant)
+  const { publicOrigin, publicHost } = d.config
+  const url = targetUrl(publicOrigin, target, token)
+  if (!target.electron) return redirect(res, url, setCookies)
+  // The desktop app registered jitsi-meet://; the host is PUBLIC_URL's, never the request's.
+  d.responder.respond(req, res, { code: 'OPEN_APP', nextUrl: `jitsi-meet://${publicHost}${url.slice(publicOrigin.length)}`, setCookies })
+}

@@ -1,0 +1,119 @@
+import t from 'tap'
+import { decideCallback, decideLogout, decideRoom, loginTarget, type LogoutFacts } from '../src/signin/decide.js'
+import type { LoginTransaction, Session } from '../src/signin/cookies.js'
+import { route, type EndpointTable } from '../src/http/endpoints.js'
+import { admit } from '../src/identity/claims.js'
+import { loadConfig } from '../src/config/load.js'
+import { OUTCOMES, asSidecarError, type OutcomeCode } from '../src/outcomes.js'
+
+const session: Session = { identity: { user: { id: 'u' }, moderator: false, features: {} }, policy: 'p', sid: 's' }
+
+t.test('decideRoom: a usable token passes, a session mints, guests pass only where allowed', async (t) => {
+  const table: [boolean, Session | undefined, boolean, string][] = [
+    [true, undefined, false, 'pass'],
+    [true, session, false, 'pass'],
+    [true, undefined, true, 'pass'],
+    [false, session, false, 'mint'],
+    [false, session, true, 'mint'],
+    [false, undefined, true, 'pass'],
+    [false, undefined, false, 'login'],
+  ]
+  for (const [tokenUsable, s, guestsPass, want] of table) {
+    const d = decideRoom({ tokenUsable, session: s, guestsPass })
+    t.equal(d.kind, want, JSON.stringify({ tokenUsable, session: !!s, guestsPass }))
+    if (d.kind === 'mint') t.equal(d.session, session)
+  }
+})
+
+t.test('loginTarget: room and tenant, or Jitsi state; anything else names the problem', async (t) => {
+  const prefix = '/jitsi/'
+  t.same(loginTarget('room=MyRoom', prefix), { room: 'MyRoom', tenant: undefined, query: '', hash: '', electron: false })
+  t.same(loginTarget('room=My%20Room&tenant=acme', prefix), { room: 'My%20Room', tenant: 'acme', query: '', hash: '', electron: false })
+  t.same(loginTarget('room=R&tenant=', prefix), { room: 'R', tenant: undefined, query: '', hash: '', electron: false }, 'an empty tenant is none')
+  const state = encodeURIComponent(JSON.stringify({ room: 'R', tenant: 't', electron: true, 'config.startWithAudioMuted': true }))
+  t.same(loginTarget(`state=${state}`, prefix), { room: 'R', tenant: 't', query: '', hash: 'config.startWithAudioMuted=true', electron: true })
+  const bad: [string, string][] = [
+    ['', 'login: missing or invalid room'],
+    ['room=', 'login: missing or invalid room'],
+    ['room=a%2Fb', 'login: missing or invalid room'],
+    ['room=R&tenant=..', 'login: missing or invalid room'],
+    ['room=static', 'login: missing or invalid room'],
+    ['room=x&tenant=jitsi', 'login: missing or invalid room'],
+    ['state=notjson', 'login: unusable state'],
+    [`state=${encodeURIComponent(JSON.stringify({ room: 'config.js' }))}`, 'login: unusable state'],
+  ]
+  for (const [query, why] of bad) t.equal(loginTarget(query, prefix), why, query)
+})
+
+t.test('decideCallback: only a state this browser started goes on', async (t) => {
+  const tx: LoginTransaction = { state: 'abc', nonce: 'n', verifier: 'v', room: 'R', query: '', hash: '', electron: false }
+  t.same(decideCallback('abc', tx, true), { kind: 'finish', tx })
+  t.same(decideCallback(null, tx, true), { kind: 'invalid', detail: 'callback without state' })
+  t.same(decideCallback('', tx, true), { kind: 'invalid', detail: 'callback without state' })
+  t.same(decideCallback('x'.repeat(257), tx, true), { kind: 'invalid', detail: 'callback without state' })
+  t.same(decideCallback('other', tx, true), { kind: 'invalid', detail: 'transaction cookie invalid or expired' })
+  t.same(decideCallback('abc', undefined, true), { kind: 'invalid', detail: 'transaction cookie invalid or expired' })
+  t.same(decideCallback('abc', undefined, false), { kind: 'invalid', detail: 'no transaction cookie for this state' })
+})
+
+t.test('decideLogout: only the same origin or the anti-forgery value signs out', async (t) => {
+  const cases: [Partial<LogoutFacts>, string][] = [
+    [{ signedIn: false }, 'already-out'],
+    [{ signedIn: false, post: true, sameOrigin: true, csrfValid: true }, 'already-out'],
+    [{ signedIn: true, post: true, sameOrigin: true }, 'sign-out'],
+    [{ signedIn: true, post: true, csrfValid: true }, 'sign-out'],
+    [{ signedIn: true, post: true }, 'refuse'],
+    [{ signedIn: true, csrfValid: true }, 'sign-out'],
+    [{ signedIn: true }, 'confirm'],
+  ]
+  for (const [facts, want] of cases) {
+    t.equal(decideLogout({ signedIn: false, post: false, sameOrigin: false, csrfValid: false, ...facts }), want, JSON.stringify(facts))
+  }
+})
+
+t.test('route: names and directories, 404 and 405 with Allow', async (t) => {
+  const handle = () => {}
+  const table: EndpointTable = { login: { methods: ['GET', 'HEAD'], handle }, 'asap/': { methods: ['GET'], handle } }
+  t.match(route(table, 'login', 'GET'), { kind: 'endpoint', file: '' })
+  t.same(route(table, 'login', 'POST'), { kind: 'method-not-allowed', allow: 'GET, HEAD' })
+  t.match(route(table, 'asap/abc.pem', 'GET'), { kind: 'endpoint', file: 'abc.pem' })
+  t.same(route(table, 'asap/abc.pem', 'DELETE'), { kind: 'method-not-allowed', allow: 'GET' })
+  for (const name of ['', 'asap/', 'asap', 'login/', 'login/x', 'nope', 'toString', '__proto__', 'constructor/x']) {
+    t.same(route(table, name, 'GET'), { kind: 'not-found' }, JSON.stringify(name))
+  }
+})
+
+t.test('admit: USE_RULE decides; a rule that fails to evaluate counts as false and is reported', async (t) => {
+  const env = {
+    PUBLIC_URL: 'https://meet.example.com', OIDC_ISSUER: 'https://idp.example.com', OIDC_CLIENT_ID: 'c', OIDC_CLIENT_SECRET: 's',
+    JWT_APP_ID: 'app', JWT_APP_SECRET: 'a-shared-secret-of-enough-length!!', COOKIE_SECRET: 'x'.repeat(32),
+  }
+  const auth = loadConfig({ ...env, USE_RULE: "'staff' in groups", MODERATOR_RULE: 'claims.level > 3' }).auth!
+  const ok = admit({ sub: 'u1', groups: ['staff'], level: 5 }, auth)
+  t.equal(ok.allowed, true)
+  t.equal(ok.identity.moderator, true)
+  t.same(ok.ruleErrors, [])
+  const denied = admit({ sub: 'u2', groups: ['guests'], level: 1 }, auth)
+  t.equal(denied.allowed, false)
+  t.equal(denied.identity.user.id, 'u2', 'the identity is known for the log line')
+  const broken = admit({ sub: 'u3' }, auth)
+  t.equal(broken.allowed, false)
+  t.equal(broken.identity.moderator, false)
+  t.equal(broken.ruleErrors.length, 2)
+  t.match(broken.ruleErrors[0], /^USE_RULE: /)
+  t.match(broken.ruleErrors[1], /^claims\.level > 3: /)
+})
+
+t.test('the outcome table: errors have a level, pages that are not errors answer 200 and log nothing', async (t) => {
+  const codes = Object.keys(OUTCOMES) as OutcomeCode[]
+  t.equal(codes.length, 16)
+  for (const code of codes) {
+    const o = OUTCOMES[code]
+    if (o.level === undefined) t.equal(o.status, 200, code)
+    else t.ok(o.status >= 400 && o.status < 600, code)
+  }
+  t.equal(OUTCOMES.ACCESS_DENIED.signIn, 'denied')
+  t.equal(OUTCOMES.IDP_TIMEOUT.signIn, 'failed')
+  t.equal(asSidecarError(new TypeError('secret-laden message')).code, 'INTERNAL')
+  t.equal(asSidecarError(new TypeError('secret-laden message')).detail, 'TypeError', 'only the name of a foreign error')
+})
