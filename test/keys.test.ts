@@ -4,7 +4,7 @@ import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:
 import { join } from 'node:path'
 import { SignJWT, calculateJwkThumbprint, createLocalJWKSet, jwtVerify, type JWK, type JSONWebKeySet } from 'jose'
 import { loadConfig, type JwtConfig } from '../src/config/load.js'
-import { KeyStore, kidHash, parsePrivateKey, parsePublicKey, type KeyEvent } from '../src/token/keys.js'
+import { KeyStore, kidFileName, kidHash, kidOfFileName, parsePrivateKey, parsePublicKey, type KeyEvent } from '../src/token/keys.js'
 import { rsaKey, replaceFile, tempDir } from './fixtures/keys.js'
 
 const k1 = rsaKey()
@@ -70,6 +70,25 @@ t.test('RS keys: kid, publication, verification', async (t) => {
   t.equal(named.signing.kid, 'my-key-1', 'JWT_KEY_ID names the key')
 })
 
+t.test("Jitsi's own kid form: <app>/<name>, with its public keys in percent-encoded files", async (t) => {
+  const { dir, pub } = keyFolder(k1.pkcs8)
+  writeFileSync(join(pub, `${encodeURIComponent('jitsi/key-0')}.pem`), k2.spki)
+  writeFileSync(join(pub, 'bad%zz.pem'), k2.spki)
+  const events: KeyEvent[] = []
+  const store = await KeyStore.load(rsConfig({ key: join(dir, 'key.pem'), dir: pub, kid: 'jitsi/key-1' }), (e) => events.push(e)).catch((err: Error) => err)
+  t.match(String(store), /bad%zz\.pem: the file name is not a percent-encoded kid/, 'a name that does not decode is refused at start-up, naming the file')
+  rmSync(join(pub, 'bad%zz.pem'))
+  const ok = await KeyStore.load(rsConfig({ key: join(dir, 'key.pem'), dir: pub, kid: 'jitsi/key-1' }))
+  t.equal(ok.signing.kid, 'jitsi/key-1')
+  t.same(ok.published.map((k) => k.kid), ['jitsi/key-1', 'jitsi/key-0'])
+  t.equal(ok.byKidHash(createHash('sha256').update('jitsi/key-1').digest('hex'))?.pem, k1.spki, 'Prosody finds it by the hash of the kid')
+  t.equal(ok.byKidHash(kidHash('jitsi/key-0'))?.pem, k2.spki)
+  t.equal(kidFileName('jitsi/key-1'), 'jitsi%2Fkey-1.pem')
+  t.equal(kidOfFileName('jitsi%2Fkey-1.pem'), 'jitsi/key-1')
+  t.equal(kidOfFileName('my-key.pem'), 'my-key', 'a plain kid is its own file name')
+  t.equal(kidOfFileName('%0A.pem'), undefined, 'no control characters')
+})
+
 t.test('rotation on disk, without a restart', async (t) => {
   const { dir, key: keyFile } = keyFolder(k1.pkcs8)
   const events: KeyEvent[] = []
@@ -100,7 +119,7 @@ t.test('rotation on disk, without a restart', async (t) => {
   t.equal(store.verifyKey('misnamed'), undefined)
   const messages = () => events.map((e) => e.message).join('\n')
   t.match(messages(), /bad\.pem: not a PEM public key/)
-  t.match(messages(), new RegExp(`misnamed\\.pem: the file name must be the key's kid ${kid3}`))
+  t.match(messages(), new RegExp(`misnamed\\.pem: the file name must be the key's kid: ${kid3}\\.pem`))
   writeFileSync(join(dir, 'public', `${kid2}.pem`), k3.spki)
   await store.reload()
   t.ok(store.verifyKey(kid2)?.equals(k2.publicKey), 'a folder file cannot change the key of the kid in service')

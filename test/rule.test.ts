@@ -1,6 +1,7 @@
 import t from 'tap'
 import { compileRule, groupsOf, RuleEvaluationError } from '../src/identity/rule.js'
 
+const GROUPS = { claim: 'groups', separators: ';' }
 const alice = { sub: 'a1', email: 'alice@example.org', email_verified: true, groups: ['/jitsi-meet', 'staff'], age: 42, 'https://x.example/roles': ['admin'] }
 
 t.test('rules', async (t) => {
@@ -21,35 +22,48 @@ t.test('rules', async (t) => {
     ["has(claims.nickname)", false],
     ["inGroup('staff') || inGroup('other')", true],
   ]
-  for (const [src, expected] of cases) t.equal(compileRule(src, 'groups').evaluate(alice), expected, src)
+  for (const [src, expected] of cases) t.equal(compileRule(src, GROUPS).evaluate(alice), expected, src)
 })
 
 t.test('groups claim is configurable and may be a string', async (t) => {
-  t.equal(compileRule("inGroup('x')", 'roles').evaluate({ roles: 'x' }), true)
-  t.equal(compileRule("inGroup('x')", 'roles').evaluate({ groups: ['x'] }), false)
-  t.equal(compileRule("inGroup('x')", 'groups').evaluate({}), false)
+  t.equal(compileRule("inGroup('x')", { claim: 'roles', separators: ';' }).evaluate({ roles: 'x' }), true)
+  t.equal(compileRule("inGroup('x')", { claim: 'roles', separators: ';' }).evaluate({ groups: ['x'] }), false)
+  t.equal(compileRule("inGroup('x')", GROUPS).evaluate({}), false)
   t.same([...groupsOf(['a', 3, '/b'])], ['a', '/b', 'b'])
   t.same([...groupsOf(undefined)], [])
 })
 
+t.test('a groups claim sent as one string is split at OIDC_GROUPS_SEPARATOR', async (t) => {
+  // LemonLDAP::NG's exported variables in string mode.
+  const llng = { claim: 'groups', separators: ';' }
+  t.equal(compileRule("inGroup('timelords')", llng).evaluate({ groups: 'users; timelords' }), true)
+  t.equal(compileRule("inGroup('users')", llng).evaluate({ groups: 'users; timelords' }), true)
+  t.equal(compileRule("inGroup('users; timelords')", llng).evaluate({ groups: 'users; timelords' }), false)
+  t.same([...groupsOf('cn=staff,ou=groups,dc=example;users', ';')], ['cn=staff,ou=groups,dc=example', 'users'], 'commas stay: LDAP DNs keep their meaning')
+  t.same([...groupsOf('a, b;c', ';,')], ['a', 'b', 'c'])
+  t.same([...groupsOf(' a ;; ', ';')], ['a'], 'empty parts are no group')
+  t.same([...groupsOf('a;b', '')], ['a;b'], '`none` splits nothing')
+  t.same([...groupsOf(['a;b', 'c'], ';')], ['a;b', 'c'], 'items of a list are never split')
+})
+
 t.test('a claim named __proto__ cannot make absent claims appear', async (t) => {
   const claims = JSON.parse('{"sub":"x","__proto__":{"admin":true,"email":"boss@example.org"}}') as Record<string, unknown>
-  t.throws(() => compileRule('admin == true', 'groups').evaluate(claims), RuleEvaluationError)
-  t.throws(() => compileRule("email.endsWith('@example.org')", 'groups').evaluate(claims), RuleEvaluationError)
-  t.equal(compileRule('has(claims.admin)', 'groups').evaluate(claims), false)
+  t.throws(() => compileRule('admin == true', GROUPS).evaluate(claims), RuleEvaluationError)
+  t.throws(() => compileRule("email.endsWith('@example.org')", GROUPS).evaluate(claims), RuleEvaluationError)
+  t.equal(compileRule('has(claims.admin)', GROUPS).evaluate(claims), false)
 })
 
 t.test('compile errors', async (t) => {
-  t.throws(() => compileRule("inGroup('x'", 'groups'))
-  t.throws(() => compileRule('', 'groups'), /empty/)
-  t.throws(() => compileRule("'yes'", 'groups'), /gives a string/)
-  t.throws(() => compileRule('inGroup(1)', 'groups'))
+  t.throws(() => compileRule("inGroup('x'", GROUPS))
+  t.throws(() => compileRule('', GROUPS), /empty/)
+  t.throws(() => compileRule("'yes'", GROUPS), /gives a string/)
+  t.throws(() => compileRule('inGroup(1)', GROUPS))
 })
 
 t.test('evaluation errors fail closed with a RuleEvaluationError', async (t) => {
-  const r = compileRule("email.endsWith('@x.org')", 'groups')
+  const r = compileRule("email.endsWith('@x.org')", GROUPS)
   t.throws(() => r.evaluate({}), RuleEvaluationError, 'missing claim')
-  t.throws(() => compileRule('email', 'groups').evaluate({ email: 'x' }), /not a bool/)
-  t.equal(compileRule("inGroup('a')", 'groups').evaluate({ groups: ['a'] }), true)
-  t.equal(compileRule("inGroup('a')", 'groups').evaluate({}), false, 'no groups left over from the last evaluation')
+  t.throws(() => compileRule('email', GROUPS).evaluate({ email: 'x' }), /not a bool/)
+  t.equal(compileRule("inGroup('a')", GROUPS).evaluate({ groups: ['a'] }), true)
+  t.equal(compileRule("inGroup('a')", GROUPS).evaluate({}), false, 'no groups left over from the last evaluation')
 })

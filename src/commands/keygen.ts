@@ -5,7 +5,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
-import { KID_PATTERN, kidHash, thumbprintKid } from '../token/keys.js'
+import { KID_PATTERN, KID_RULE, kidFileName, kidHash, thumbprintKid } from '../token/keys.js'
 
 export const KEY_SIZES = [2048, 3072, 4096] as const
 
@@ -24,7 +24,7 @@ export interface KeygenResult {
 /** Throws an Error with an operator-facing message on bad options or an existing file. */
 export async function keygen(opts: KeygenOptions): Promise<KeygenResult> {
   if (!(KEY_SIZES as readonly number[]).includes(opts.bits)) throw new Error(`--bits must be one of ${KEY_SIZES.join(', ')}`)
-  if (opts.kid !== undefined && !KID_PATTERN.test(opts.kid)) throw new Error('--kid: letters, digits, . _ ~ - only, at most 128')
+  if (opts.kid !== undefined && !KID_PATTERN.test(opts.kid)) throw new Error(`--kid: ${KID_RULE}`)
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: opts.bits })
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
   try {
@@ -39,7 +39,7 @@ export async function keygen(opts: KeygenOptions): Promise<KeygenResult> {
   const report = `wrote ${opts.out} (RSA ${opts.bits}-bit private key, PKCS#8, mode 0600)
 kid: ${kid}${opts.kid === undefined ? '  (RFC 7638 thumbprint; leave JWT_KEY_ID unset to use it)' : '  (set JWT_KEY_ID to this)'}
 Prosody fetches: <JWT_ASAP_KEYSERVER>/${kidHash(kid)}.pem
-public key (publish it ahead of a rotation as ${kid}.pem in JWT_PUBLIC_KEYS_DIR):
+public key (publish it ahead of a rotation as ${kidFileName(kid)} in JWT_PUBLIC_KEYS_DIR):
 ${publicPem}`
   return { kid, publicPem, report }
 }

@@ -9,6 +9,7 @@ import type { Rule } from '../identity/rule.js'
 import { isRsa, parsePrivateKey } from '../token/rsa-keys.js'
 import { isLoopback, parseCidr, parseGroup } from './parse.js'
 import { Reader } from './reader.js'
+import { GROUPS_SEPARATOR_DEFAULT } from './variables.js'
 import type { AuthConfig, Config, Env, JwtConfig, OidcConfig } from './types.js'
 
 export type * from './types.js'
@@ -67,9 +68,11 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
 function readAuth(r: Reader, publicUrl: URL | undefined): AuthConfig | null {
   const pathPrefix = r.string('PATH_PREFIX')
   const groupsClaim = r.string('OIDC_GROUPS_CLAIM')
-  const useRule = r.rule('USE_RULE', groupsClaim)
-  const moderatorRule = r.rule('MODERATOR_RULE', groupsClaim)
-  const features = r.features('JWT_FEATURES', groupsClaim)
+  const separator = r.string('OIDC_GROUPS_SEPARATOR')
+  const groups = { claim: groupsClaim, separators: separator === 'none' ? '' : separator }
+  const useRule = r.rule('USE_RULE', groups)
+  const moderatorRule = r.rule('MODERATOR_RULE', groups)
+  const features = r.features('JWT_FEATURES', groups)
   const oidc = readOidc(r, publicUrl, pathPrefix, groupsClaim)
   const jwt = readJwt(r)
   const cookie = {
@@ -79,7 +82,7 @@ function readAuth(r: Reader, publicUrl: URL | undefined): AuthConfig | null {
   }
   const guestAccess = r.bool('GUEST_ACCESS')
   if (!oidc || !useRule || !moderatorRule) return null
-  const policy = policyOf(useRule, moderatorRule, features, oidc, jwt)
+  const policy = policyOf(useRule, moderatorRule, features, oidc, jwt, separator)
   return { policy, pathPrefix, useRule, guestAccess, roles: { moderatorRule, features }, oidc, jwt, cookie }
 }
 
@@ -143,10 +146,12 @@ function readJwt(r: Reader): JwtConfig {
 }
 
 /** Fingerprint of everything that decides access and claims at sign-in (see AuthConfig.policy). */
-function policyOf(useRule: Rule, moderatorRule: Rule, features: ReadonlyMap<string, Rule>, oidc: OidcConfig, jwt: JwtConfig): string {
+function policyOf(useRule: Rule, moderatorRule: Rule, features: ReadonlyMap<string, Rule>, oidc: OidcConfig, jwt: JwtConfig, separator: string): string {
   return createHash('sha256').update(JSON.stringify([
     useRule.source, moderatorRule.source, [...features].map(([k, v]) => [k, v.source]), oidc.groupsClaim, oidc.userinfo,
     jwt.idAttribute, jwt.nameAttribute, jwt.mailAttribute, jwt.avatarAttribute, jwt.group ?? null,
+    // Appended only when changed, so sessions made before the setting existed stay valid.
+    ...(separator === GROUPS_SEPARATOR_DEFAULT ? [] : [separator]),
   ])).digest('base64url').slice(0, 16)
 }
 

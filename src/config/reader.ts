@@ -4,7 +4,7 @@
  * reports every problem.
  */
 import { statSync } from 'node:fs'
-import { compileRule, type Rule } from '../identity/rule.js'
+import { compileRule, type GroupsClaim, type Rule } from '../identity/rule.js'
 import { parseListenAddress, splitTopLevel } from './parse.js'
 import type { Env, ListenAddress } from './types.js'
 import { VARIABLE_TABLE, type Kind, type Variable, type VariableName } from './variables.js'
@@ -109,12 +109,12 @@ export class Reader {
     return items
   }
 
-  rule(name: NameOf<'rule'>, groupsClaim: string): Rule | undefined {
-    return this.#compile(name, this.#text(entry<'rule'>(name)) ?? '', groupsClaim)
+  rule(name: NameOf<'rule'>, groups: GroupsClaim): Rule | undefined {
+    return this.#compile(name, this.#text(entry<'rule'>(name)) ?? '', groups)
   }
 
   /** `feature=rule,…`: feature → rule, in the order given. */
-  features(name: NameOf<'features'>, groupsClaim: string): Map<string, Rule> {
+  features(name: NameOf<'features'>, groups: GroupsClaim): Map<string, Rule> {
     const v = entry<'features'>(name)
     const features = new Map<string, Rule>()
     for (const item of splitTopLevel(this.#text(v) ?? '')) {
@@ -125,7 +125,7 @@ export class Reader {
         continue
       }
       if (features.has(feature)) this.problem(name, `${feature} is given twice`)
-      const rule = this.#compile(`${name} (${feature})`, item.slice(eq + 1), groupsClaim)
+      const rule = this.#compile(`${name} (${feature})`, item.slice(eq + 1), groups)
       if (rule) features.set(feature, rule)
     }
     return features
@@ -195,9 +195,9 @@ export class Reader {
     return problem === undefined
   }
 
-  #compile(label: string, source: string, groupsClaim: string): Rule | undefined {
+  #compile(label: string, source: string, groups: GroupsClaim): Rule | undefined {
     try {
-      return compileRule(source, groupsClaim)
+      return compileRule(source, groups)
     } catch (err) {
       this.problem(label, (err as Error).message.split('\n')[0] ?? '')
       return undefined

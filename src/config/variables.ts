@@ -3,7 +3,7 @@
  * (reader.ts) takes kind, default, range and checks from here, and
  * test/config.test.ts holds docs/configuration.md to it.
  */
-import { KID_PATTERN } from '../token/rsa-keys.js'
+import { KID_PATTERN, KID_RULE } from '../token/rsa-keys.js'
 import { isCidr } from './parse.js'
 import { ACCESS_LOGS, JWT_ALGORITHMS } from './types.js'
 
@@ -57,6 +57,8 @@ export type Variable = Common &
 export type Kind = Variable['kind']
 
 const MIN_COOKIE_SECRET_BYTES = 32
+/** LemonLDAP::NG's multi-value separator; commas stay whole, as in LDAP DNs. */
+export const GROUPS_SEPARATOR_DEFAULT = ';'
 const notEmpty: Check<string> = (v) => (v.trim() === '' ? 'must not be empty' : undefined)
 
 export const VARIABLE_TABLE = [
@@ -94,6 +96,8 @@ export const VARIABLE_TABLE = [
   { name: 'OIDC_SCOPES', group: 'oidc', kind: 'string', default: 'openid profile email', about: 'Scopes requested',
     check: (v) => (v.trim().split(/\s+/).includes('openid') ? undefined : 'must include openid') },
   { name: 'OIDC_GROUPS_CLAIM', group: 'oidc', kind: 'string', default: 'groups', about: 'The claim inGroup() reads' },
+  { name: 'OIDC_GROUPS_SEPARATOR', group: 'oidc', kind: 'string', default: GROUPS_SEPARATOR_DEFAULT, about: 'Characters that split a groups claim sent as one string',
+    check: (v) => (v === 'none' || /^[;,| ]{1,4}$/.test(v) ? undefined : 'use one or more of `;` `,` `|` and space, or `none`') },
   { name: 'OIDC_TIMEOUT_SECONDS', group: 'oidc', kind: 'int', default: '10', min: 1, max: 120, about: 'Timeout of each request to the provider' },
   { name: 'OIDC_JWKS_REFRESH_SECONDS', group: 'oidc', kind: 'int', default: '600', min: 1, max: 86400, about: "How long the provider's key set is used" },
   { name: 'OIDC_ALLOW_HTTP', group: 'oidc', kind: 'bool', default: '0', about: 'Allow a plain-http issuer off loopback' },
@@ -112,8 +116,8 @@ export const VARIABLE_TABLE = [
 
   { name: 'JWT_PRIVATE_KEY_FILE', group: 'rsa', kind: 'file', required: 'required for RS*', about: 'PEM RSA key that signs' },
   { name: 'JWT_KEY_ID', group: 'rsa', kind: 'string', unset: 'RFC 7638 thumbprint', about: "The signing key's kid",
-    check: (v) => (KID_PATTERN.test(v) ? undefined : `letters, digits, . _ ~ - only, at most 128, got ${JSON.stringify(v)}`) },
-  { name: 'JWT_PUBLIC_KEYS_DIR', group: 'rsa', kind: 'dir', about: 'More public keys to publish, <kid>.pem' },
+    check: (v) => (KID_PATTERN.test(v) ? undefined : `${KID_RULE}, got ${JSON.stringify(v)}`) },
+  { name: 'JWT_PUBLIC_KEYS_DIR', group: 'rsa', kind: 'dir', about: 'More public keys to publish, <percent-encoded kid>.pem' },
   { name: 'JWT_KEY_RELOAD_SECONDS', group: 'rsa', kind: 'int', default: '30', min: 0, max: 3600, about: 'How often key files are checked' },
 
   { name: 'MODERATOR_RULE', group: 'claims', kind: 'rule', default: 'false', about: 'Who is a moderator' },

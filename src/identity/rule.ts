@@ -32,20 +32,44 @@ const env = new Environment({ unlistedVariablesAreDyn: true, limits: { maxAstNod
   .registerVariable('claims', 'map')
   .registerFunction('inGroup(string): bool', (name: string) => currentGroups.has(name))
 
+/** Where `inGroup` finds a person's groups. */
+export interface GroupsClaim {
+  /** OIDC_GROUPS_CLAIM. */
+  readonly claim: string
+  /**
+   * OIDC_GROUPS_SEPARATOR: characters that split a claim sent as one string
+   * (LemonLDAP::NG's string mode sends `users; timelords`); '' splits nothing.
+   */
+  readonly separators: string
+}
+
 /**
- * Group names from the groups claim: a list of strings or one string. A
+ * Group names from the groups claim: a list of strings, or one string split
+ * at `separators` (each part trimmed). Items of a list are never split. A
  * leading `/` (Keycloak's full group path) is accepted, so `/staff` matches
  * `inGroup('staff')`; nested paths such as `/org/staff` must be named in full.
  */
-export function groupsOf(value: unknown): ReadonlySet<string> {
-  const list = Array.isArray(value) ? value : typeof value === 'string' ? [value] : []
+export function groupsOf(value: unknown, separators = ''): ReadonlySet<string> {
+  const list = Array.isArray(value) ? value : typeof value === 'string' ? splitGroups(value, separators) : []
   const groups = new Set<string>()
   for (const g of list) {
-    if (typeof g !== 'string') continue
+    if (typeof g !== 'string' || g === '') continue
     groups.add(g)
     if (g.startsWith('/')) groups.add(g.slice(1))
   }
   return groups
+}
+
+function splitGroups(value: string, separators: string): string[] {
+  if (separators === '') return [value]
+  const parts: string[] = []
+  let start = 0
+  for (let i = 0; i <= value.length; i++) {
+    if (i < value.length && !separators.includes(value.charAt(i))) continue
+    parts.push(value.slice(start, i).trim())
+    start = i + 1
+  }
+  return parts
 }
 
 /** CEL maps and lists hold bigint for integers; claims arrive as JSON numbers. */
@@ -64,9 +88,9 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
 
 /**
  * Compiles a rule; throws an Error whose message explains the syntax problem.
- * `groupsClaim` names the claim `inGroup` reads.
+ * `groups` says where `inGroup` reads.
  */
-export function compileRule(source: string, groupsClaim: string): Rule {
+export function compileRule(source: string, groups: GroupsClaim): Rule {
   const text = source.trim()
   if (text === '') throw new Error('the rule is empty (use `true` to allow everyone)')
   if (text === '1' || text === '0') {
@@ -88,7 +112,7 @@ export function compileRule(source: string, groupsClaim: string): Rule {
       // `__proto__` would replace the object's prototype and make absent claims appear.
       for (const [k, v] of Object.entries(claims)) if (IDENTIFIER.test(k) && k !== 'claims' && k !== '__proto__') vars[k] = toCel(v)
       vars.claims = toCel(claims)
-      currentGroups = groupsOf(claims[groupsClaim])
+      currentGroups = groupsOf(claims[groups.claim], groups.separators)
       let result: unknown
       try {
         result = program(vars)

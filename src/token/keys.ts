@@ -15,10 +15,10 @@ import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto'
 import { join } from 'node:path'
 import type { JwtAlgorithm, JwtConfig } from '../config/types.js'
 import { contentHash, nodeFiles, readPemFolder, type KeyFiles } from './key-files.js'
-import { KID_PATTERN, isRsa, parsePrivateKey, parsePublicKey, publish, thumbprintKid, type PublishedKey } from './rsa-keys.js'
+import { KID_RULE, isRsa, kidFileName, kidOfFileName, parsePrivateKey, parsePublicKey, publish, thumbprintKid, type PublishedKey } from './rsa-keys.js'
 
 export type { KeyFiles } from './key-files.js'
-export { KID_PATTERN, MIN_RSA_BITS, isRsa, kidHash, parsePrivateKey, parsePublicKey, thumbprintKid, type PublishedKey } from './rsa-keys.js'
+export { KID_PATTERN, KID_RULE, MIN_RSA_BITS, kidFileName, kidOfFileName, isRsa, kidHash, parsePrivateKey, parsePublicKey, thumbprintKid, type PublishedKey } from './rsa-keys.js'
 
 export interface SigningKey {
   readonly alg: JwtAlgorithm
@@ -218,17 +218,17 @@ export class KeyStore {
     if (hash === this.#dirHash) return false
     const keys = new Map<string, PublishedKey>()
     for (const [name, text] of texts) {
-      const kid = name.slice(0, -4)
+      const kid = kidOfFileName(name) ?? name.slice(0, -4)
       try {
         if (text instanceof Error) throw text
-        if (!KID_PATTERN.test(kid)) throw new Error('the file name is not a usable kid (letters, digits, . _ ~ -, at most 128)')
+        if (kidOfFileName(name) === undefined) throw new Error(`the file name is not a percent-encoded kid (${KID_RULE})`)
         const publicKey = parsePublicKey(text)
         const previous = this.#seen.get(kid)
         if (previous && !previous.equals(publicKey)) throw new Error(`kid ${kid} already names a different key (Prosody caches keys per kid forever)`)
         if (this.#jwt.keyId === undefined) {
           // Kids are thumbprints here: a file named for another key would publish it under the wrong kid.
           const thumbprint = await thumbprintKid(publicKey)
-          if (thumbprint !== kid) throw new Error(`the file name must be the key's kid ${thumbprint} (as keygen prints it)`)
+          if (thumbprint !== kid) throw new Error(`the file name must be the key's kid: ${kidFileName(thumbprint)} (as keygen prints it)`)
         }
         keys.set(kid, publish(kid, publicKey, this.#jwt.alg, 'JWT_PUBLIC_KEYS_DIR'))
       } catch (err) {

@@ -7,8 +7,29 @@ import { calculateJwkThumbprint, type JWK } from 'jose'
 import type { JwtAlgorithm } from '../config/types.js'
 
 export const MIN_RSA_BITS = 2048
-/** kids we accept from files and JWT_KEY_ID: safe in file names, headers and logs. */
-export const KID_PATTERN = /^[A-Za-z0-9._~-]{1,128}$/
+/**
+ * kids we accept (JWT_KEY_ID, keygen --kid): Prosody only hashes the kid, so
+ * any text works, including Jitsi's and JaaS's `<app>/<name>` form; control
+ * characters are refused (they would garble logs).
+ */
+export const KID_PATTERN = /^[^\u0000-\u001f\u007f]{1,256}$/u
+export const KID_RULE = 'any text of 1 to 256 characters without control characters'
+
+/** The file name of a kid's public key in JWT_PUBLIC_KEYS_DIR: the kid percent-encoded (`jitsi/key-1` → `jitsi%2Fkey-1.pem`). */
+export function kidFileName(kid: string): string {
+  return `${encodeURIComponent(kid)}.pem`
+}
+
+/** The kid a JWT_PUBLIC_KEYS_DIR file name stands for; undefined when it is not one. */
+export function kidOfFileName(name: string): string | undefined {
+  if (!name.endsWith('.pem')) return undefined
+  try {
+    const kid = decodeURIComponent(name.slice(0, -4))
+    return KID_PATTERN.test(kid) ? kid : undefined
+  } catch {
+    return undefined
+  }
+}
 
 export interface PublishedKey {
   readonly kid: string

@@ -4,8 +4,9 @@
  * endpoint table; a WebSocket to an endpoint gets a status line, not a hang.
  */
 import t from 'tap'
-import { connect } from 'node:net'
 import { Browser } from '../fixtures/client.js'
+import { rawRequest } from '../fixtures/raw.js'
+import { signIn } from '../fixtures/signin.js'
 import { startStack } from '../fixtures/stack.js'
 
 async function logins(stack: Awaited<ReturnType<typeof startStack>>): Promise<Record<string, number>> {
@@ -21,15 +22,12 @@ t.test('each sign-in outcome is counted once, as the table says', async (t) => {
   t.equal(noState.status, 400)
   t.same(await logins(stack), { 'failed/LOGIN_STATE_INVALID': 1 }, 'a callback without state is a failed sign-in')
 
-  const start = await b.fetch(`${stack.url}/MyRoom`)
-  const done = await b.fetch(await b.signInAtIdp(start.location!, 'alice'))
-  t.equal(done.status, 302)
-  t.match(done.location, /[?&]jwt=/)
+  const alice = await signIn(stack, b, '/MyRoom', 'alice')
+  t.equal(alice.done.status, 302)
+  t.ok(alice.jwt, 'a token')
   t.same(await logins(stack), { 'failed/LOGIN_STATE_INVALID': 1, 'started/': 1, 'succeeded/': 1 })
 
-  const bob = new Browser()
-  const s2 = await bob.fetch(`${stack.url}/MyRoom`)
-  const denied = await bob.fetch(await bob.signInAtIdp(s2.location!, 'bob'))
+  const { done: denied } = await signIn(stack, new Browser(), '/MyRoom', 'bob')
   t.equal(denied.status, 403)
   t.same(await logins(stack), { 'failed/LOGIN_STATE_INVALID': 1, 'started/': 2, 'succeeded/': 1, 'denied/': 1 })
 
@@ -63,12 +61,8 @@ t.test('the endpoint table: 404 for unknown names, 405 with Allow', async (t) =>
 t.test('a WebSocket upgrade to an endpoint is answered with a 404 status line', async (t) => {
   const stack = await startStack()
   t.teardown(() => stack.close())
-  const { port } = new URL(stack.url)
-  const socket = connect(Number(port), '127.0.0.1')
-  socket.write('GET /jitsi/login HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n')
-  let text = ''
-  socket.on('data', (d) => (text += d.toString('latin1')))
-  await new Promise((resolve) => socket.once('close', resolve))
-  t.match(text, /^HTTP\/1\.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n$/)
+  const upgrade = 'GET /jitsi/login HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n'
+  const r = await rawRequest(Number(new URL(stack.url).port), upgrade, { untilClose: true })
+  t.match(r.text, /^HTTP\/1\.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n$/)
   t.ok(stack.logs.some((l) => l.includes('"code":"NOT_FOUND"') && l.includes('websocket upgrade to an endpoint')), 'logged from the table, like a page')
 })
