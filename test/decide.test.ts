@@ -6,7 +6,7 @@ import { admit } from '../src/identity/claims.js'
 import { loadConfig } from '../src/config/load.js'
 import { OUTCOMES, asSidecarError, type OutcomeCode } from '../src/outcomes.js'
 
-const session: Session = { identity: { user: { id: 'u' }, moderator: false, features: {} }, policy: 'p', sid: 's' }
+const session: Session = { identity: { user: { id: 'u' }, moderator: false, features: {} }, policy: 'p', sid: 's', createdAt: 1 }
 
 t.test('decideRoom: a usable token passes, a session mints, guests pass only where allowed', async (t) => {
   const table: [boolean, Session | undefined, boolean, string][] = [

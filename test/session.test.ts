@@ -4,14 +4,21 @@ import { CookieCodec, MAX_COOKIE_VALUE, TX_TTL_SECONDS, parseCookies } from '../
 const k1 = 'first-cookie-secret-0123456789abcdef'
 const k2 = 'second-cookie-secret-0123456789abcdef'
 const tx = { state: 's'.repeat(43), nonce: 'n', verifier: 'v', room: 'T%C3%A4st', query: 'a=1', hash: 'config.x=true', electron: false }
-const session = { identity: { user: { id: 'u', name: 'N' }, moderator: true, features: { recording: false }, group: 'g' }, sid: 'sid-1', policy: 'p1', idToken: 'a.b.c' }
+/** One clock for the whole file: a session's createdAt is its cookie's iat. */
+const NOW = Date.now()
+const session = {
+  identity: { user: { id: 'u', name: 'N' }, moderator: true, features: { recording: false }, group: 'g' },
+  sid: 'sid-1', policy: 'p1', idToken: 'a.b.c', createdAt: Math.floor(NOW / 1000), idp: { sub: 'u', sid: 'idp-sid' },
+}
 
 t.test('round trip, rotation and rejection', async (t) => {
   const codec = new CookieCodec([k1], true)
-  const v = await codec.sealSession(session, 60)
-  t.same(await codec.openSession(v), session)
+  const v = await codec.sealSession(session, 60, NOW)
+  t.same(await codec.openSession(v, NOW), session)
   const rotated = new CookieCodec([k2, k1], true)
-  t.same(await rotated.openSession(v), session, 'old key still decrypts after rotation')
+  t.same(await rotated.openSession(v, NOW), session, 'old key still decrypts after rotation')
+  const { idp: _, ...older } = session
+  t.same(await codec.openSession(await codec.sealSession(older, 60, NOW), NOW), older, 'sessions from before the IdP session was kept still open')
   t.equal(await new CookieCodec([k2], true).openSession(v), undefined, 'rotated-out key no longer decrypts')
   t.equal(await new CookieCodec(['another-deployment-secret-0123456789'], true).openSession(v), undefined, 'another deployment')
   t.equal(await codec.openTransaction(v), undefined, 'a session is not a transaction')
@@ -24,7 +31,7 @@ t.test('round trip, rotation and rejection', async (t) => {
 
 t.test('tampering, truncation, expiry and junk', async (t) => {
   const codec = new CookieCodec([k1], false)
-  const now = Date.now()
+  const now = NOW
   const v = await codec.sealSession(session, 60, now)
   // Flip the top bit of one base64url character at a time (low bits of a final character can be padding).
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
@@ -45,14 +52,14 @@ t.test('tampering, truncation, expiry and junk', async (t) => {
     t.equal(await codec.openSession(await codec.seal('session', bad, 60)), undefined, JSON.stringify(bad))
   }
   const odd = await codec.openSession(await codec.seal('session', { sid: 's', policy: 'p', identity: { user: { id: 1, name: 'n' }, moderator: false, features: { a: 'yes', b: true } } }, 60))
-  t.same(odd, { sid: 's', policy: 'p', identity: { user: { name: 'n' }, moderator: false, features: { b: true } } }, 'only well-typed fields survive')
+  t.same(odd, { sid: 's', policy: 'p', createdAt: odd?.createdAt, identity: { user: { name: 'n' }, moderator: false, features: { b: true } } }, 'only well-typed fields survive')
   const badTx = await codec.seal('tx', { state: 1 }, 60)
   t.equal(await codec.openTransaction(badTx), undefined)
 })
 
 t.test('opened sessions are remembered, but never past their expiry', async (t) => {
   const codec = new CookieCodec([k1], false)
-  const now = Date.now()
+  const now = NOW
   const v = await codec.sealSession(session, 60, now)
   t.same(await codec.openSession(v, now), session, 'opened (and remembered)')
   t.same(await codec.openSession(v, now + 30_000), session, 'remembered while valid')

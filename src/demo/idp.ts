@@ -63,6 +63,8 @@ export interface IdpOptions {
   readonly accounts?: Readonly<Record<string, DemoAccount>>
   /** Claims in the ID token (default) or only from userinfo, as some real IdPs do. */
   readonly claimsInIdToken?: boolean
+  /** The client's back-channel logout URI: the IdP posts a logout token there when a session ends. */
+  readonly backchannelLogoutUri?: string
   /** Extra oidc-provider configuration, merged last (tests use it for TTLs and keys). */
   readonly extra?: Partial<Configuration>
 }
@@ -110,6 +112,7 @@ export async function startIdp(opts: IdpOptions): Promise<Idp> {
         response_types: ['code'],
         grant_types: ['authorization_code'],
         token_endpoint_auth_method: 'client_secret_post',
+        ...(opts.backchannelLogoutUri ? { backchannel_logout_uri: opts.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
       },
     ],
     async findAccount(_ctx, sub) {
@@ -126,7 +129,8 @@ export async function startIdp(opts: IdpOptions): Promise<Idp> {
     scopes: ['openid', 'profile', 'email', 'groups'],
     conformIdTokenClaims: opts.claimsInIdToken === false,
     cookies: { keys: [randomBytes(32).toString('base64url')] },
-    features: { devInteractions: { enabled: false } },
+    // Back-channel logout also puts `sid` in ID tokens, as most IdPs do.
+    features: { devInteractions: { enabled: false }, backchannelLogout: { enabled: true } },
     interactions: { url: (_ctx: KoaContextWithOIDC, interaction) => `/interaction/${interaction.uid}` },
     // One first-party client: grant what it asks for, no consent screen.
     async loadExistingGrant(ctx: KoaContextWithOIDC) {

@@ -23,6 +23,8 @@ export interface Outcome {
   readonly postFields?: Readonly<Record<string, string>> | undefined
   /** The form's POST is answered by redirects off this site (no CSP form-action: see contentSecurityPolicy). */
   readonly formLeavesSite?: boolean | undefined
+  /** An origin that may show the page in a frame (the IdP, for front-channel logout); by default none may. */
+  readonly frameAncestor?: string | undefined
   readonly setCookies?: readonly string[] | undefined
   /** The Allow header of a 405. */
   readonly allow?: string | undefined
@@ -65,7 +67,9 @@ export class Responder {
       ...(outcome.postFields ? { postFields: outcome.postFields } : {}),
     })
     const headers: Record<string, string | string[]> = { ...PAGE_HEADERS, 'content-language': lang, 'content-length': String(Buffer.byteLength(html)) }
-    if (outcome.formLeavesSite) headers['content-security-policy'] = contentSecurityPolicy(true)
+    if (outcome.formLeavesSite || outcome.frameAncestor !== undefined) headers['content-security-policy'] = contentSecurityPolicy(outcome.formLeavesSite, outcome.frameAncestor)
+    // X-Frame-Options knows no single allowed origin: CSP frame-ancestors says it for browsers that matter.
+    if (outcome.frameAncestor !== undefined) delete headers['x-frame-options']
     if (outcome.setCookies && outcome.setCookies.length > 0) headers['set-cookie'] = [...outcome.setCookies]
     if (outcome.allow !== undefined) headers.allow = outcome.allow
     res.writeHead(OUTCOMES[code].status, headers)

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { performance } from 'node:perf_hooks'
 import type { Duplex } from 'node:stream'
 import type { Config } from '../config/load.js'
-import { OidcClient } from '../oidc/client.js'
+import { OidcClient, type OidcClientOptions } from '../oidc/client.js'
 import { accessLogFloor, redactUrl, unredacted, type Logger } from '../ops/log.js'
 import { Metrics, type RouteClass } from '../ops/metrics.js'
 import { classify } from '../rooms/classify.js'
@@ -17,7 +17,9 @@ import { CookieCodec } from '../signin/cookies.js'
 import { sendToRoom, type SignInDeps } from '../signin/deps.js'
 import { gateRoom } from '../signin/gate.js'
 import { loginEndpoint, startLogin } from '../signin/login.js'
+import { frontchannelLogoutEndpoint } from '../signin/frontchannel.js'
 import { logoutEndpoint } from '../signin/logout.js'
+import { Revocations } from '../signin/revocations.js'
 import { KeyStore, isRsa } from '../token/keys.js'
 import { servePublicKeys } from '../token/keyserver.js'
 import { TokenSigner } from '../token/sign.js'
@@ -43,6 +45,8 @@ export interface App {
 export interface AppOptions {
   /** A registry of its own per app (tests run several in one process). */
   readonly metrics?: Metrics
+  /** The OIDC client's clock and network (tests move time by hand). */
+  readonly oidc?: Pick<OidcClientOptions, 'now' | 'fetch' | 'dispatcher'>
 }
 
 export async function createApp(config: Config, log: Logger, opts: AppOptions = {}): Promise<App> {
@@ -74,9 +78,12 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       if (e.event !== 'key_loaded') metrics.keyReloads.inc({ result: e.event === 'key_rotated' ? 'rotated' : e.event === 'public_keys_loaded' ? 'public_keys' : 'failed' })
     })
     stopWatching = keys.watch(auth.jwt.keyReloadSeconds)
-    const oidc = new OidcClient(auth.oidc, metrics, (reason) => {
-      metrics.staleKeys.inc()
-      log.warn({ event: 'idp_keys_stale', error: reason }, 'the IdP\'s key set could not be fetched again: ID tokens are verified with the keys fetched before')
+    const oidc = new OidcClient(auth.oidc, metrics, {
+      ...opts.oidc,
+      onStaleKeys(reason) {
+        metrics.staleKeys.inc()
+        log.warn({ event: 'idp_keys_stale', error: reason }, 'the IdP\'s key set could not be fetched again: ID tokens are verified with the keys fetched before')
+      },
     })
     const d: SignInDeps = {
       config,
@@ -84,6 +91,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       oidc,
       signer: new TokenSigner(keys, auth.jwt, (alg) => metrics.tokens.inc({ alg })),
       cookies: new CookieCodec(auth.cookie.secrets, auth.cookie.secure),
+      revocations: new Revocations(auth.cookie.sessionTtlSeconds),
       responder,
       metrics,
       log,
@@ -93,6 +101,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       login: { methods: ['GET', 'HEAD'], handle: (req, res, query) => loginEndpoint(d, req, res, query), signIn: true },
       callback: { methods: ['GET'], handle: (req, res, query) => callbackEndpoint(d, req, res, query), signIn: true },
       logout: { methods: ['GET', 'HEAD', 'POST'], handle: (req, res, query) => logoutEndpoint(d, req, res, query) },
+      'frontchannel-logout': { methods: ['GET', 'HEAD'], handle: (req, res, query) => frontchannelLogoutEndpoint(d, req, res, query) },
       // The key server exists only with a key pair: a shared secret has nothing to publish.
       ...(isRsa(auth.jwt.alg)
         ? {

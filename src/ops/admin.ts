@@ -31,12 +31,18 @@ export function probeUpstream(upstream: URL, timeoutMs = UPSTREAM_CHECK_TIMEOUT_
   })
 }
 
-export function createAdminServer(app: App, config: Config, lifecycle: Lifecycle, log: Logger): Server {
+export interface AdminOptions {
+  /** How long a readiness answer about jitsi-web is reused, in ms (default UPSTREAM_CHECK_CACHE_MS; 0: never). */
+  readonly upstreamCacheMs?: number
+}
+
+export function createAdminServer(app: App, config: Config, lifecycle: Lifecycle, log: Logger, opts: AdminOptions = {}): Server {
+  const cacheMs = opts.upstreamCacheMs ?? UPSTREAM_CHECK_CACHE_MS
   let upstreamCheck: { at: number; ok: Promise<boolean> } | undefined
 
   const upstreamUp = (): Promise<boolean> => {
     const now = Date.now()
-    if (!upstreamCheck || now - upstreamCheck.at > UPSTREAM_CHECK_CACHE_MS) upstreamCheck = { at: now, ok: probeUpstream(config.upstream) }
+    if (!upstreamCheck || now - upstreamCheck.at >= cacheMs) upstreamCheck = { at: now, ok: probeUpstream(config.upstream) }
     return upstreamCheck.ok
   }
 

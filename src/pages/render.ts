@@ -60,8 +60,8 @@ export function negotiateLanguage(header: string | undefined, available: readonl
  * it federates with) gets none: `formLeavesSite`. Such a page holds only a
  * fixed form of ours, and a list of origins could never name the whole chain.
  */
-export function contentSecurityPolicy(formLeavesSite = false): string {
-  return `default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; ${formLeavesSite ? '' : "form-action 'self'; "}frame-ancestors 'none'`
+export function contentSecurityPolicy(formLeavesSite = false, frameAncestor?: string): string {
+  return `default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; ${formLeavesSite ? '' : "form-action 'self'; "}frame-ancestors ${frameAncestor ?? "'none'"}`
 }
 
 /** Sent with every page: nothing external may load, nothing may frame it. */

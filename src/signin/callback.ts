@@ -8,10 +8,18 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { failure } from '../http/respond.js'
 import { admit } from '../identity/claims.js'
+import type { Claims } from '../identity/rule.js'
 import { targetUrl } from '../rooms/target.js'
 import { MAX_SEALED_COOKIE, parseCookies, type Session } from './cookies.js'
 import { decideCallback } from './decide.js'
 import { sendToRoom, type SignInDeps } from './deps.js'
+
+/** The IdP's subject and session id, kept so its logouts can reach this session. */
+function idpSessionOf(claims: Claims): Pick<Session, 'idp'> {
+  const { sub, sid } = claims
+  if (typeof sub !== 'string') return {}
+  return { idp: { sub, ...(typeof sid === 'string' && sid.length <= 256 ? { sid } : {}) } }
+}
 
 export async function callbackEndpoint(d: SignInDeps, req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
   const { cookies: c, auth, responder } = d
@@ -43,7 +51,10 @@ export async function callbackEndpoint(d: SignInDeps, req: IncomingMessage, res:
     return responder.respond(req, res, { code: 'ACCESS_DENIED', setCookies: [...clearTx, ...clearSession], requestId, signIn: true })
   }
   const ttl = auth.cookie.sessionTtlSeconds
-  const session: Session = { identity, sid: randomBytes(16).toString('base64url'), policy: auth.policy }
+  const session: Session = {
+    identity, sid: randomBytes(16).toString('base64url'), policy: auth.policy, createdAt: Math.floor(Date.now() / 1000),
+    ...idpSessionOf(login.claims),
+  }
   let sealed = await c.sealSession({ ...session, idToken: login.idToken }, ttl)
   // Large ID tokens (many groups) would push the cookie past what browsers keep.
   if (sealed.length > MAX_SEALED_COOKIE) sealed = await c.sealSession(session, ttl)

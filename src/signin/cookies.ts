@@ -14,8 +14,19 @@ import type { ReturnTarget } from '../rooms/target.js'
 
 export type Purpose = 'session' | 'tx'
 
+/** Who the IdP says signed in, for logouts it sends us (front- and back-channel). */
+export interface IdpSession {
+  readonly sub: string
+  /** The IdP's session id (`sid` claim), when it sends one. */
+  readonly sid?: string
+}
+
 export interface Session {
   readonly identity: Identity
+  /** Absent in sessions made before it was kept. */
+  readonly idp?: IdpSession
+  /** When the sign-in happened, seconds since the epoch (the cookie's iat). */
+  readonly createdAt: number
   /** Version of the rules and mappings that made `identity`; another version means sign in again. */
   readonly policy: string
   /** Random id, the base of the logout anti-forgery value. */
@@ -118,7 +129,8 @@ export class CookieCodec {
   }
 
   async sealSession(session: Session, ttlSeconds: number, now?: number): Promise<string> {
-    return this.seal('session', { ...session }, ttlSeconds, now)
+    const { createdAt: _, ...payload } = session
+    return this.seal('session', payload, ttlSeconds, now)
   }
 
   /**
@@ -210,7 +222,7 @@ export function parseCookies(header: string | undefined): Map<string, string> {
 
 /** A decrypted session payload checked field by field (cookies are our own, but keys outlive code versions). */
 function toSession(p: JWTPayload): Session | undefined {
-  if (typeof p.sid !== 'string' || typeof p.policy !== 'string' || !isRecord(p.identity)) return undefined
+  if (typeof p.sid !== 'string' || typeof p.policy !== 'string' || !isRecord(p.identity) || typeof p.iat !== 'number') return undefined
   const { user, moderator, features, group } = p.identity
   if (!isRecord(user) || typeof moderator !== 'boolean' || !isRecord(features)) return undefined
   const fields: Record<string, string> = {}
@@ -218,5 +230,10 @@ function toSession(p: JWTPayload): Session | undefined {
   const flags: Record<string, boolean> = {}
   for (const [k, v] of Object.entries(features)) if (typeof v === 'boolean') flags[k] = v
   const identity: Identity = { user: fields, moderator, features: flags, ...(typeof group === 'string' ? { group } : {}) }
-  return { identity, sid: p.sid, policy: p.policy, ...(typeof p.idToken === 'string' ? { idToken: p.idToken } : {}) }
+  const idp = isRecord(p.idp) && typeof p.idp.sub === 'string' ? { sub: p.idp.sub, ...(typeof p.idp.sid === 'string' ? { sid: p.idp.sid } : {}) } : undefined
+  return {
+    identity, sid: p.sid, policy: p.policy, createdAt: p.iat,
+    ...(idp ? { idp } : {}),
+    ...(typeof p.idToken === 'string' ? { idToken: p.idToken } : {}),
+  }
 }

@@ -11,6 +11,7 @@ import { redirect, type Responder } from '../http/respond.js'
 import { targetUrl, type ReturnTarget } from '../rooms/target.js'
 import type { TokenSigner } from '../token/sign.js'
 import type { CookieCodec, Session } from './cookies.js'
+import type { Revocations } from './revocations.js'
 
 export interface SignInDeps {
   readonly config: Config
@@ -18,15 +19,17 @@ export interface SignInDeps {
   readonly oidc: OidcClient
   readonly signer: TokenSigner
   readonly cookies: CookieCodec
+  /** Sessions the IdP ended (front- and back-channel logout). */
+  readonly revocations: Revocations
   readonly responder: Responder
   readonly metrics?: Metrics | undefined
   readonly log: Logger
 }
 
-/** The session in the request's cookies, if it opens and was made under the current rules. */
+/** The session in the request's cookies, if it opens, was made under the current rules and the IdP has not ended it. */
 export async function currentSession(d: SignInDeps, cookies: ReadonlyMap<string, string>): Promise<Session | undefined> {
   const session = await d.cookies.openSession(cookies.get(d.cookies.sessionName))
-  return session?.policy === d.auth.policy ? session : undefined
+  return session?.policy === d.auth.policy && !d.revocations.isRevoked(session) ? session : undefined
 }
 
 /** A fresh token for the target, and there: a redirect, or the desktop app's page. */

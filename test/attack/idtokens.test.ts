@@ -7,7 +7,6 @@
  * machinery itself is proven able to pass.
  */
 import t from 'tap'
-import type { IncomingMessage, ServerResponse } from 'node:http'
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose'
 import { Browser } from '../fixtures/client.js'
 import { rewriteIdpAnswers } from '../fixtures/idp-rewrite.js'
@@ -32,14 +31,12 @@ t.before(async () => {
   rewriteIdpAnswers(stack.idp, '/token', async (body) => {
     if (craft && typeof body.id_token === 'string') body.id_token = await craft(decodeJwt(body.id_token), decodeProtectedHeader(body.id_token) as { alg: string; kid?: string })
   })
-  const server = stack.idp.server
-  const [serve] = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[]
-  server.removeAllListeners('request')
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    if (!jwksFault || !(req.url ?? '').startsWith('/jwks')) return serve!(req, res)
+  stack.idp.onRequest = (req, res) => {
+    if (!jwksFault || !(req.url ?? '').startsWith('/jwks')) return false
     if (jwksFault === 'error') res.writeHead(500).end('down')
     // 'hang': never answers
-  })
+    return true
+  }
 })
 t.teardown(() => stack.close())
 t.afterEach(() => {

@@ -1,167 +1,306 @@
 /**
  * The IdP's key set endpoint failing while the rest of the IdP works: the
- * real oidc-provider runs every login, and its /jwks answers are switched to
- * an error or to silence. Keys fetched before keep verifying (with a warning)
- * and no login waits for the refetch; the sidecar does not ask again at every
- * login while the endpoint is down; a kid those keys lack, or keys a day old,
- * still fail as the IdP's outage; once the endpoint is back it is fetched again.
+ * real oidc-provider runs every login against the sidecar's OIDC client, and
+ * its /jwks answers are switched to an error, to silence or to a dropped
+ * connection. Keys fetched before keep verifying (with a warning) and no login
+ * waits for the refetch; the client does not ask again at every login while
+ * the endpoint is down; a kid those keys lack, or keys a day old, still fail
+ * as the IdP's outage; once the endpoint is back it is fetched again.
+ *
+ * Time is the client's own clock, which each test moves on by hand: nothing
+ * here waits for keys to age, and the process's Date.now is left alone.
  */
 import t from 'tap'
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { decodeJwt, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose'
+import type { ServerResponse } from 'node:http'
+import { decodeJwt, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose'
+import { fetch } from 'undici'
+import { loadConfig, type OidcConfig } from '../../src/config/load.js'
+import { OidcClient, type IdpFetch, type LoginResult } from '../../src/oidc/client.js'
+import { JWKS_COOLDOWN_MS, JWKS_REFRESH_RETRY_MS, JWKS_STALE_MAX_MS } from '../../src/oidc/key-set.js'
+import type { Asserts } from '../fixtures/asserts.js'
 import { Browser } from '../fixtures/client.js'
+import { eventually } from '../fixtures/eventually.js'
+import { startTestIdp, type TestIdp } from '../fixtures/idp.js'
 import { rewriteIdpAnswers } from '../fixtures/idp-rewrite.js'
-import { startStack, type Stack } from '../fixtures/stack.js'
+import { signIn } from '../fixtures/signin.js'
+import { startStack } from '../fixtures/stack.js'
+import { APP_SECRET, CLIENT_ID, CLIENT_SECRET, COOKIE_SECRET } from '../fixtures/secrets.js'
 
-const REFRESH_SECONDS = 5
+const PUBLIC_URL = 'https://meet.example.com'
+const REDIRECT_URI = `${PUBLIC_URL}/jitsi/callback`
+const REFRESH_MS = 60_000
+/** While the jwks_uri fails, the next background try comes this much later. */
+const RETRY_MS = Math.min(JWKS_REFRESH_RETRY_MS, REFRESH_MS)
+
+let idp: TestIdp
+let cfg: OidcConfig
+let idpKey: CryptoKey
+/** A key the IdP never published. */
+let otherKey: CryptoKey
+/** How the IdP's /jwks answers, if not as the IdP would. */
 let fault: 'error' | 'hang' | 'reset' | undefined
 let jwksRequests = 0
-let stack: Stack
-/** When set, the ID token is re-signed with this key under a new kid. */
-let swapKey: CryptoKey | undefined
+/** Requests to /jwks left unanswered ('hang'), until a test answers them. */
+const held: ServerResponse[] = []
+/** When set, the token endpoint's ID token is re-signed after this change (with the IdP's key, unless the change names another). */
+let resign: ((payload: JWTPayload) => Promise<string>) | undefined
 
 t.before(async () => {
   const pair = await generateKeyPair('RS256', { extractable: true })
+  idpKey = pair.privateKey
+  otherKey = (await generateKeyPair('RS256')).privateKey
   const jwk: JWK = { ...(await exportJWK(pair.privateKey)), kid: 'idp-key-1', alg: 'RS256', use: 'sig' }
-  stack = await startStack({ env: { OIDC_JWKS_REFRESH_SECONDS: String(REFRESH_SECONDS) }, idp: { extra: { jwks: { keys: [jwk] } } } })
-  const server = stack.idp.server
-  const [serve] = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[]
-  server.removeAllListeners('request')
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    if (!(req.url ?? '').startsWith('/jwks')) return serve!(req, res)
+  idp = await startTestIdp({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI], extra: { jwks: { keys: [jwk] } } })
+  idp.onRequest = (req, res) => {
+    if (!(req.url ?? '').startsWith('/jwks')) return false
     jwksRequests++
-    if (fault === 'error') return res.writeHead(503).end('down')
-    if (fault === 'hang') return // never answers: the sidecar's OIDC_TIMEOUT_SECONDS (2 s here) ends it
-    if (fault === 'reset') return req.socket.destroy() // the connection drops: a network error, not an HTTP answer
-    serve!(req, res)
+    if (fault === 'error') res.writeHead(503).end('down')
+    else if (fault === 'hang') held.push(res)
+    else if (fault === 'reset') req.socket.destroy() // a network error, not an HTTP answer
+    return fault !== undefined
+  }
+  rewriteIdpAnswers(idp, '/token', async (body) => {
+    if (resign && typeof body.id_token === 'string') body.id_token = await resign(decodeJwt(body.id_token))
   })
-  rewriteIdpAnswers(stack.idp, '/token', async (body) => {
-    if (swapKey && typeof body.id_token === 'string') body.id_token = await new SignJWT(decodeJwt(body.id_token)).setProtectedHeader({ alg: 'RS256', kid: 'rotated' }).sign(swapKey)
+  const config = loadConfig({
+    PUBLIC_URL, OIDC_ISSUER: idp.issuer, OIDC_CLIENT_ID: CLIENT_ID, OIDC_CLIENT_SECRET: CLIENT_SECRET, OIDC_SCOPES: 'openid profile email groups',
+    // Long: no test here waits for a timeout of the client's own (one brings its own fetch for that).
+    OIDC_TIMEOUT_SECONDS: '10', OIDC_JWKS_REFRESH_SECONDS: String(REFRESH_MS / 1000),
+    JWT_APP_ID: 'test-app', JWT_APP_SECRET: APP_SECRET, COOKIE_SECRET,
   })
+  cfg = config.auth!.oidc
+  // Loads the client's modules and warms the IdP, so each test's time is its own.
+  const warm = new OidcClient(cfg)
+  await login({ oidc: warm })
+  await warm.close()
 })
-t.teardown(() => stack.close())
-
-type Test = Parameters<Parameters<typeof t.test>[0]>[0]
-
-async function login(t: Test, room = 'KeyRoom'): Promise<{ status: number; body: string; location?: string }> {
-  const b = new Browser()
-  const start = await b.fetch(`${stack.url}/${room}`)
-  t.equal(start.status, 302, 'the login starts')
-  const done = await b.fetch(await b.signInAtIdp(start.location!, 'alice'))
-  return { status: done.status, body: done.body, location: done.location }
-}
-
-/** Until the keys fetched last are older than OIDC_JWKS_REFRESH_SECONDS, so the next login refetches. */
-const letKeysAge = () => sleep(REFRESH_SECONDS * 1000 + 200)
-
-const staleWarnings = () => stack.logs.filter((l) => l.includes('"event":"idp_keys_stale"'))
-
-/** Waits (up to 10 s) until `check` holds: for what the sidecar does in the background of a login. */
-async function eventually(check: () => boolean): Promise<boolean> {
-  for (const end = Date.now() + 10_000; Date.now() < end; await sleep(20)) if (check()) return true
-  return check()
-}
-
-t.test('a first login fetches the key set', async (t) => {
-  const r = await login(t)
-  t.equal(r.status, 302)
-  t.match(r.location, /\/KeyRoom\?jwt=/)
-  t.ok(jwksRequests >= 1, 'the jwks_uri was fetched')
+t.teardown(() => idp.close())
+t.afterEach(() => {
+  fault = undefined
+  resign = undefined
 })
 
-t.test('the key set is older than the refresh time: the login is verified at once, the set refetched beside it', async (t) => {
-  await letKeysAge()
+/** The IdP's own ID token with `change` applied, signed with `key` under `kid` (the IdP's key and kid unless given). */
+const signed = (change: (p: JWTPayload) => JWTPayload, key = idpKey, kid = 'idp-key-1') => (p: JWTPayload) => new SignJWT(change(p)).setProtectedHeader({ alg: 'RS256', kid }).sign(key)
+
+type Fetched = { keys: number } | { stale: string } | 'nothing within 10 s'
+
+interface Client {
+  readonly oidc: OidcClient
+  /** Moves the client's clock on by `ms`. */
+  advance(ms: number): void
+  /** The warnings of failed background refetches, in order. */
+  readonly warnings: string[]
+  /** What the next fetch of the key set ends in: the number of keys, or the warning (call it before the login that fetches). */
+  nextFetch(): Promise<Fetched>
+}
+
+/** An OIDC client of the sidecar on a clock of the test's, starting now and moving only when told. */
+function client(t: Asserts, send?: IdpFetch): Client {
+  let ms = Date.now()
+  const warnings: string[] = []
+  let waiting: ((f: Fetched) => void)[] = []
+  const settle = (f: Fetched) => {
+    for (const resolve of waiting.splice(0)) resolve(f)
+  }
+  const oidc = new OidcClient(cfg, undefined, {
+    now: () => ms,
+    fetch: send,
+    onStaleKeys: (reason) => {
+      warnings.push(reason)
+      settle({ stale: reason })
+    },
+    onKeysFetched: (keys) => settle({ keys }),
+  })
+  t.teardown(async () => {
+    // An agent closes only once its requests are done: end those the IdP still holds.
+    for (const res of held.splice(0)) res.destroy()
+    await oidc.close()
+  })
+  return {
+    oidc,
+    advance: (by) => void (ms += by),
+    warnings,
+    nextFetch: () =>
+      new Promise<Fetched>((resolve) => {
+        waiting.push(resolve)
+        // A bound for a fetch that never ends, so the test fails instead of hanging.
+        setTimeout(() => resolve('nothing within 10 s'), 10_000).unref()
+      }),
+  }
+}
+
+/** A whole login at the IdP as alice, ended by the client's code exchange and ID-token checks. */
+async function login(c: { readonly oidc: OidcClient }): Promise<LoginResult> {
+  const start = await c.oidc.startLogin()
+  const callback = await new Browser().signInAtIdp(start.url, 'alice')
+  return c.oidc.finishLogin(new URL(callback).search.slice(1), start)
+}
+
+/** A client that has signed someone in once, so it holds the IdP's keys. */
+async function withKeys(t: Asserts, send?: IdpFetch): Promise<Client> {
+  const c = client(t, send)
+  const fetched = c.nextFetch()
   const before = jwksRequests
-  const r = await login(t)
-  t.equal(r.status, 302)
-  t.ok(await eventually(() => jwksRequests === before + 1), 'refetched once')
-  t.same(staleWarnings(), [], 'no warning: the refetch worked')
+  t.equal((await login(c)).claims.sub, 'alice', 'a first login')
+  t.same(await fetched, { keys: 1 }, 'fetched the key set')
+  t.equal(jwksRequests, before + 1, 'once')
+  return c
+}
+
+t.test('a first login fetches the key set; while it is younger than the refresh time it is used as it is', async (t) => {
+  const c = await withKeys(t)
+  const before = jwksRequests
+  c.advance(REFRESH_MS - 1)
+  t.equal((await login(c)).claims.sub, 'alice')
+  t.equal(jwksRequests, before, 'not fetched again')
 })
 
-t.test('the jwks_uri fails after the keys were fetched: the earlier keys verify, with one warning', async (t) => {
-  await letKeysAge()
+t.test('the key set is older than the refresh time: the login is verified with it, the set refetched beside it', async (t) => {
+  const c = await withKeys(t)
+  const before = jwksRequests
+  c.advance(REFRESH_MS)
+  const refetched = c.nextFetch()
+  t.equal((await login(c)).claims.sub, 'alice')
+  t.same(await refetched, { keys: 1 }, 'refetched')
+  t.equal(jwksRequests, before + 1, 'once')
+  t.same(c.warnings, [], 'no warning: the refetch worked')
+})
+
+t.test('the jwks_uri fails after the keys were fetched: the earlier keys verify, with one warning, and the next try waits', async (t) => {
+  const c = await withKeys(t)
+  c.advance(REFRESH_MS)
   fault = 'error'
   const before = jwksRequests
-  const started = Date.now()
-  const r = await login(t)
-  t.equal(r.status, 302, 'signed in, not 503')
-  t.match(r.location, /\/KeyRoom\?jwt=/)
-  t.ok(await eventually(() => staleWarnings().length === 1), 'the operator is told')
+  const refetched = c.nextFetch()
+  t.equal((await login(c)).claims.sub, 'alice', 'signed in, not refused')
+  t.match(await refetched, { stale: /^IDP_UNAVAILABLE: ID token keys: Expected 200 OK/ }, 'the operator is told, with the reason')
   t.equal(jwksRequests, before + 1, 'one refetch was tried')
-  const warning = staleWarnings()[0]
-  t.match(warning, /"level":"warn"/)
-  t.match(warning, /Expected 200 OK/, 'with the reason')
-  t.notMatch(stack.logs.join('\n'), /eyJ/, 'no token in the log')
-  t.match(await stack.app.metrics.registry.metrics(), /^jos_idp_keys_stale_total 1$/m, 'and counted for alerts')
+  t.notMatch(c.warnings.join('\n'), /eyJ/, 'no token in the warning')
 
-  const again = await login(t)
-  t.equal(again.status, 302, 'the next login signs in too')
-  // The next try comes after min(30 s, OIDC_JWKS_REFRESH_SECONDS): only checkable if this login was quicker.
-  if (Date.now() - started < REFRESH_SECONDS * 1000) {
-    t.equal(jwksRequests, before + 1, 'without asking the failing endpoint again at once')
-    t.equal(staleWarnings().length, 1, 'and without another warning')
-  } else t.comment('the second login took longer than the retry time: no check of the retry pause')
+  c.advance(RETRY_MS - 1)
+  t.equal((await login(c)).claims.sub, 'alice', 'the next login signs in too')
+  t.equal(jwksRequests, before + 1, 'without asking the failing endpoint again before the retry time')
+  t.equal(c.warnings.length, 1, 'and without another warning')
+
+  c.advance(1)
+  const again = c.nextFetch()
+  t.equal((await login(c)).claims.sub, 'alice')
+  t.match(await again, { stale: /Expected 200 OK/ }, 'at the retry time it is asked again, and still fails')
+  t.equal(jwksRequests, before + 2)
+  t.equal(c.warnings.length, 2)
 })
 
-t.test('a kid the earlier keys lack, while the jwks_uri fails: the IdP is unavailable (503), no token', async (t) => {
+t.test('a kid the earlier keys lack, while the jwks_uri fails: the IdP is unavailable, no login', async (t) => {
+  const c = await withKeys(t)
+  c.advance(JWKS_COOLDOWN_MS)
   fault = 'error'
-  // The token endpoint answers with an ID token signed by a key the sidecar has never been shown.
-  swapKey = (await generateKeyPair('RS256')).privateKey
+  // The token endpoint answers with an ID token signed by a key the client has never been shown.
+  resign = signed((p) => p, otherKey, 'rotated')
   const before = jwksRequests
-  const r = await login(t)
-  swapKey = undefined
-  t.equal(r.status, 503)
-  t.match(r.body, /cannot be reached/)
-  t.equal(r.location, undefined, 'no redirect, no token')
-  t.ok(jwksRequests > before, 'the unknown kid made the sidecar ask the IdP')
+  await t.rejects(login(c), { code: 'IDP_UNAVAILABLE', message: /ID token keys: Expected 200 OK/ })
+  t.equal(jwksRequests, before + 1, 'the unknown kid made the client ask the IdP, once')
+  t.same(c.warnings, [], 'a refusal, not a warning: no earlier keys were used')
 })
 
 t.test('a hanging jwks_uri: the login does not wait for it', async (t) => {
-  fault = undefined
-  await letKeysAge()
+  const c = await withKeys(t)
+  c.advance(REFRESH_MS)
   fault = 'hang'
-  const warned = staleWarnings().length
-  const r = await login(t)
-  t.equal(r.status, 302)
-  t.match(r.location, /\/KeyRoom\?jwt=/)
-  t.equal(staleWarnings().length, warned, 'signed in before the refetch gave up (OIDC_TIMEOUT_SECONDS, 2 s)')
-  t.ok(await eventually(() => staleWarnings().length === warned + 1), 'then the warning')
-  t.match(staleWarnings().at(-1), /ERR_JWKS_TIMEOUT|did not answer/)
+  const refetched = c.nextFetch()
+  t.equal((await login(c)).claims.sub, 'alice', 'signed in')
+  // Nothing ends the refetch but the IdP's answer (the client's timeout is 10 s): the login came first.
+  t.same(c.warnings, [], 'before the refetch ended')
+  t.ok(await eventually(() => held.length === 1), 'the refetch is still waiting for the IdP')
+  held.shift()!.writeHead(503).end('down')
+  t.match(await refetched, { stale: /Expected 200 OK/ }, 'then the warning')
+})
+
+t.test('a jwks_uri that does not answer in time: the warning says so', async (t) => {
+  // A real timer ends the real request, short only for the refetch: the client's fetch seam.
+  let timeoutMs: number | undefined
+  const send: IdpFetch = (url, init) => fetch(url, { ...init, signal: timeoutMs === undefined || !url.endsWith('/jwks') ? init.signal : AbortSignal.any([init.signal!, AbortSignal.timeout(timeoutMs)]) } as Parameters<typeof fetch>[1]) as unknown as Promise<Response>
+  const c = await withKeys(t, send)
+  c.advance(REFRESH_MS)
+  fault = 'hang'
+  timeoutMs = 50
+  const refetched = c.nextFetch()
+  t.equal((await login(c)).claims.sub, 'alice', 'signed in')
+  t.match(await refetched, { stale: /^IDP_TIMEOUT: ID token keys: the jwks_uri did not answer in time/ })
 })
 
 t.test('a jwks_uri whose connection drops: the earlier keys verify, and the warning says the IdP is unreachable', async (t) => {
-  fault = undefined
-  await letKeysAge()
+  const c = await withKeys(t)
+  c.advance(REFRESH_MS)
   fault = 'reset'
-  const warned = staleWarnings().length
-  const r = await login(t)
-  t.equal(r.status, 302)
-  t.ok(await eventually(() => staleWarnings().length === warned + 1), 'the warning')
-  t.match(staleWarnings().at(-1), /ID token keys: identity provider unreachable/)
+  const refetched = c.nextFetch()
+  t.equal((await login(c)).claims.sub, 'alice', 'signed in')
+  t.match(await refetched, { stale: /^IDP_UNAVAILABLE: ID token keys: identity provider unreachable/ })
 })
 
-t.test('keys fetched more than a day ago are not used while the jwks_uri fails: 503', async (t) => {
+t.test('keys fetched a day ago are not used while the jwks_uri fails: the IdP is unavailable', async (t) => {
+  const c = await withKeys(t)
+  c.advance(JWKS_STALE_MAX_MS)
   fault = 'error'
-  // The whole stack runs in this process: a day later for the sidecar, the IdP and the browser alike.
-  const realNow = Date.now
-  Date.now = () => realNow() + 25 * 3600_000
-  t.teardown(() => {
-    Date.now = realNow
-  })
-  const r = await login(t)
-  t.equal(r.status, 503)
-  t.equal(r.location, undefined, 'no token')
+  // The IdP's clock a day on as well: its ID token is new for the client's clock.
+  resign = signed((p) => ({ ...p, iat: p.iat! + JWKS_STALE_MAX_MS / 1000, exp: p.exp! + JWKS_STALE_MAX_MS / 1000 }))
+  const before = jwksRequests
+  await t.rejects(login(c), { code: 'IDP_UNAVAILABLE' })
+  t.equal(jwksRequests, before + 1, 'the IdP was asked')
+  t.same(c.warnings, [], 'a refusal, not a warning')
+})
+
+t.test('keys fetched a day ago are fetched again before the login is verified', async (t) => {
+  const c = await withKeys(t)
+  c.advance(JWKS_STALE_MAX_MS)
+  resign = signed((p) => ({ ...p, iat: p.iat! + JWKS_STALE_MAX_MS / 1000, exp: p.exp! + JWKS_STALE_MAX_MS / 1000 }))
+  const before = jwksRequests
+  t.equal((await login(c)).claims.sub, 'alice')
+  t.equal(jwksRequests, before + 1, 'fetched before the login ended')
+})
+
+t.test("openid-client checks the ID token's times on the client's clock", async (t) => {
+  const later = client(t)
+  later.advance(JWKS_STALE_MAX_MS)
+  const expired = await login(later).then(() => undefined, (err: unknown) => err)
+  t.match(expired, { code: 'LOGIN_FAILED', message: /JWT timestamp claim value failed validation/ }, 'a token the IdP issued a day earlier is refused')
+  t.match((expired as Error | undefined)?.cause, { cause: { message: /"exp" \(expiration time\) claim value, expiration is past/ } }, 'as expired')
+  const earlier = client(t)
+  earlier.advance(-3600_000)
+  await t.rejects(login(earlier), { code: 'LOGIN_FAILED', message: /the ID token was issued 3[56]\d\d s in the future/ }, 'a token from an hour ahead is refused')
 })
 
 t.test('the jwks_uri is back: it is fetched again and no warning follows', async (t) => {
+  const c = await withKeys(t)
+  c.advance(REFRESH_MS)
+  fault = 'error'
+  const failed = c.nextFetch()
+  await login(c)
+  t.match(await failed, { stale: /Expected 200 OK/ })
   fault = undefined
-  await letKeysAge()
+  c.advance(RETRY_MS)
   const before = jwksRequests
-  const warned = staleWarnings().length
-  const r = await login(t)
-  t.equal(r.status, 302)
-  t.ok(await eventually(() => jwksRequests === before + 1), 'refetched')
-  await sleep(100)
-  t.equal(staleWarnings().length, warned, 'no new warning')
+  const back = c.nextFetch()
+  t.equal((await login(c)).claims.sub, 'alice')
+  t.same(await back, { keys: 1 }, 'refetched, and the refetch worked')
+  t.equal(jwksRequests, before + 1)
+  t.equal(c.warnings.length, 1, 'no new warning')
+})
+
+t.test('through the whole sidecar: a failed refetch is one idp_keys_stale line and one count, and the login goes on', async (t) => {
+  let clock = Date.now()
+  const stack = await startStack({ app: { oidc: { now: () => clock } }, env: { OIDC_JWKS_REFRESH_SECONDS: String(REFRESH_MS / 1000) } })
+  t.teardown(() => stack.close())
+  t.ok((await signIn(stack, new Browser(), '/MyRoom', 'alice')).jwt, 'keys fetched with the first login')
+  stack.idp.onRequest = (req, res) => {
+    if (!(req.url ?? '').startsWith('/jwks')) return false
+    res.writeHead(503).end('down')
+    return true
+  }
+  clock += REFRESH_MS + 1000
+  const later = await signIn(stack, new Browser(), '/MyRoom', 'alice')
+  t.ok(later.jwt, 'the login goes on with the keys fetched before')
+  t.ok(await eventually(() => stack.logs.some((l) => l.includes('"event":"idp_keys_stale"'))), 'logged')
+  t.equal(stack.logs.filter((l) => l.includes('"event":"idp_keys_stale"')).length, 1, 'once')
+  t.equal((await stack.app.metrics.staleKeys.get()).values[0]?.value, 1, 'counted')
 })

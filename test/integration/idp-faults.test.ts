@@ -8,11 +8,21 @@ import { createServer as createTcpServer, type Socket } from 'node:net'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { startIdp } from '../../src/demo/idp.js'
-import { loadConfig } from '../../src/config/load.js'
+import { loadConfig, type OidcConfig } from '../../src/config/load.js'
 import { DISCOVERY_RETRY_MS, OidcClient } from '../../src/oidc/client.js'
 import { Browser } from '../fixtures/client.js'
 import { rewriteIdpAnswers } from '../fixtures/idp-rewrite.js'
+import { eventually } from '../fixtures/eventually.js'
+import { startTestIdp } from '../fixtures/idp.js'
 import { CLIENT_ID, CLIENT_SECRET, startStack } from '../fixtures/stack.js'
+
+/** The sidecar's OIDC settings for an IdP at `issuer`, for a client made by the test itself. */
+function oidcConfig(issuer: string): OidcConfig {
+  return loadConfig({
+    PUBLIC_URL: 'https://meet.example.com', OIDC_ISSUER: issuer, OIDC_ALLOW_HTTP: '1', OIDC_CLIENT_ID: CLIENT_ID, OIDC_CLIENT_SECRET: CLIENT_SECRET,
+    JWT_APP_ID: 'app', JWT_APP_SECRET: 'x'.repeat(32), COOKIE_SECRET: 'y'.repeat(32),
+  }).auth!.oidc
+}
 
 t.test('IdP down at start-up: 503 page, proxy works, recovers when the IdP comes back', async (t) => {
   const s = await startStack({ idpDown: true })
@@ -29,11 +39,37 @@ t.test('IdP down at start-up: 503 page, proxy works, recovers when the IdP comes
   const port = Number(new URL(s.idp.issuer).port)
   const idp = await startIdp({ port, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${s.url}/jitsi/callback`] })
   t.teardown(() => idp.close())
-  await new Promise((resolve) => setTimeout(resolve, DISCOVERY_RETRY_MS + 100))
-  const again = await b.fetch(`${s.url}/MyRoom`)
-  t.equal(again.status, 302)
-  t.equal(new URL(again.location!).origin, idp.issuer, 'discovery retried, login starts')
+  // Discovery is tried again DISCOVERY_RETRY_MS after the failure (the next test checks that pause on a clock of its own): ask until then.
+  let again = await b.fetch(`${s.url}/MyRoom`)
+  t.ok(await eventually(async () => (again = await b.fetch(`${s.url}/MyRoom`)).status === 302), 'discovery retried, login starts')
+  t.equal(new URL(again.location!).origin, idp.issuer)
   t.equal(s.app.oidc?.ready, true)
+})
+
+t.test("a failed discovery is the answer until DISCOVERY_RETRY_MS has passed on the client's clock, then the IdP is asked again", async (t) => {
+  const idp = await startTestIdp({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: ['https://meet.example.com/jitsi/callback'] })
+  t.teardown(() => idp.close())
+  let down = true
+  let discoveries = 0
+  idp.onRequest = (req, res) => {
+    if (!(req.url ?? '').startsWith('/.well-known/openid-configuration')) return false
+    discoveries++
+    if (down) res.writeHead(503).end('down')
+    return down
+  }
+  let now = Date.now()
+  const oidc = new OidcClient(oidcConfig(idp.issuer), undefined, { now: () => now })
+  t.teardown(() => oidc.close())
+  await t.rejects(oidc.configuration(), { code: 'IDP_UNAVAILABLE' })
+  t.equal(discoveries, 1)
+  down = false
+  now += DISCOVERY_RETRY_MS - 1
+  await t.rejects(oidc.configuration(), { code: 'IDP_UNAVAILABLE' }, 'the same failure, from memory')
+  t.equal(discoveries, 1, 'without asking the IdP')
+  now += 1
+  t.equal((await oidc.configuration()).serverMetadata().issuer, idp.issuer, 'then discovered')
+  t.equal(discoveries, 2)
+  t.equal(oidc.ready, true)
 })
 
 t.test('IdP hangs: 504 page within the timeout, nobody waits forever', async (t) => {
@@ -115,11 +151,7 @@ t.test('closed while the first discovery is under way: no IdP request, a clear e
   await new Promise<void>((resolve) => idp.listen(0, '127.0.0.1', resolve))
   t.teardown(() => idp.close())
   const issuer = `http://127.0.0.1:${(idp.address() as AddressInfo).port}`
-  const { auth } = loadConfig({
-    PUBLIC_URL: 'https://meet.example.com', OIDC_ISSUER: issuer, OIDC_ALLOW_HTTP: '1', OIDC_CLIENT_ID: CLIENT_ID, OIDC_CLIENT_SECRET: CLIENT_SECRET,
-    JWT_APP_ID: 'app', JWT_APP_SECRET: 'x'.repeat(32), COOKIE_SECRET: 'y'.repeat(32),
-  })
-  const oidc = new OidcClient(auth!.oidc)
+  const oidc = new OidcClient(oidcConfig(issuer))
   const discovery = oidc.configuration()
   await oidc.close()
   await t.rejects(discovery, { code: 'IDP_UNAVAILABLE', message: /discovery: the client is closed/ })

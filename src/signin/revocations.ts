@@ -1,0 +1,60 @@
+/**
+ * Sessions ended at the identity provider (front- and back-channel logout):
+ * the IdP's session ids (`sid`) and subjects (`sub`, every session that began
+ * before the logout) that may no longer mint tokens. In memory, each entry
+ * kept as long as a session could live; replicas learn of each other's
+ * revocations through the relay (signin/relay.ts). Checked on every re-mint:
+ * two map lookups.
+ */
+import { LRUCache } from 'lru-cache'
+import type { Session } from './cookies.js'
+
+/** Entries remembered at once (a few hundred bytes each); beyond it the oldest go first. */
+const MAX_ENTRIES = 100_000
+
+export interface Revocation {
+  /** The IdP's session id: sessions that carry it are ended. */
+  readonly sid?: string | undefined
+  /** The IdP's subject: its sessions that began before `at` are ended. */
+  readonly sub?: string | undefined
+  /** When the logout happened, seconds since the epoch. */
+  readonly at: number
+}
+
+export class Revocations {
+  readonly #sids: LRUCache<string, true>
+  readonly #subs: LRUCache<string, number>
+  readonly #listeners: ((r: Revocation) => void)[] = []
+
+  /** `ttlSeconds`: how long a session can live (SESSION_TTL_SECONDS), so how long an entry matters. */
+  constructor(ttlSeconds: number, now: () => number = Date.now) {
+    const opts = { max: MAX_ENTRIES, ttl: ttlSeconds * 1000, perf: { now } }
+    this.#sids = new LRUCache<string, true>(opts)
+    this.#subs = new LRUCache<string, number>(opts)
+  }
+
+  /** Records a revocation; `relay`: tell the listeners (the other replicas) too. Returns whether it named anything. */
+  revoke(r: Revocation, relay = true): boolean {
+    if (r.sid === undefined && r.sub === undefined) return false
+    if (r.sid !== undefined) this.#sids.set(r.sid, true)
+    if (r.sub !== undefined) this.#subs.set(r.sub, Math.max(r.at, this.#subs.get(r.sub) ?? 0))
+    if (relay) for (const listen of this.#listeners) listen(r)
+    return true
+  }
+
+  isRevoked(session: Session): boolean {
+    const { idp } = session
+    if (idp === undefined) return false
+    if (idp.sid !== undefined && this.#sids.has(idp.sid)) return true
+    const since = this.#subs.get(idp.sub)
+    return since !== undefined && session.createdAt <= since
+  }
+
+  onRevoke(listener: (r: Revocation) => void): void {
+    this.#listeners.push(listener)
+  }
+
+  get size(): number {
+    return this.#sids.size + this.#subs.size
+  }
+}
