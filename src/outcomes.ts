@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'LOGIN_STATE_INVALID'
   | 'LOGIN_FAILED'
   | 'IDP_REFUSED'
+  | 'IDP_ERROR'
+  | 'IDP_MISCONFIGURED'
   | 'IDP_UNAVAILABLE'
   | 'IDP_TIMEOUT'
   | 'UPSTREAM_UNAVAILABLE'
@@ -39,10 +41,14 @@ export interface OutcomeSpec {
 const row = (status: number, level: OutcomeSpec['level'], next: boolean, signIn: OutcomeSpec['signIn'] = 'failed'): OutcomeSpec => ({ status, level, next, signIn })
 
 export const OUTCOMES: Readonly<Record<OutcomeCode, OutcomeSpec>> = Object.freeze({
-  ACCESS_DENIED: row(403, 'info', false, 'denied'),
+  ACCESS_DENIED: row(403, 'info', true, 'denied'),
   LOGIN_STATE_INVALID: row(400, 'info', true),
   LOGIN_FAILED: row(400, 'warn', true),
   IDP_REFUSED: row(403, 'info', true),
+  /** The IdP answered, with an error of its own (a 5xx, server_error): it is up, but failed. */
+  IDP_ERROR: row(502, 'error', true),
+  /** The IdP and our settings disagree (an ID-token algorithm we may not accept): only an operator can fix it. */
+  IDP_MISCONFIGURED: row(502, 'error', false),
   IDP_UNAVAILABLE: row(503, 'error', true),
   IDP_TIMEOUT: row(504, 'error', true),
   UPSTREAM_UNAVAILABLE: row(502, 'error', true),
@@ -63,12 +69,15 @@ export class SidecarError extends Error {
   readonly code: ErrorCode
   /** Operator-facing detail: logged, never shown on a page. Must hold no secrets. */
   readonly detail: string | undefined
+  /** A fact safe to show on the page as well, for the person to pass on (an algorithm name, a setting). */
+  readonly note: string | undefined
 
-  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown; note?: string }) {
     super(detail ? `${code}: ${detail}` : code, options)
     this.name = 'SidecarError'
     this.code = code
     this.detail = detail
+    this.note = options?.note
   }
 }
 

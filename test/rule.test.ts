@@ -67,3 +67,17 @@ t.test('evaluation errors fail closed with a RuleEvaluationError', async (t) => 
   t.equal(compileRule("inGroup('a')", GROUPS).evaluate({ groups: ['a'] }), true)
   t.equal(compileRule("inGroup('a')", GROUPS).evaluate({}), false, 'no groups left over from the last evaluation')
 })
+
+t.test('a rule knows the claims it reads (userinfo is fetched when one is missing)', async (t) => {
+  const cases: [string, string[]][] = [
+    ['true', []],
+    ['1', []],
+    ["inGroup('staff')", ['groups']],
+    ["email.endsWith('@example.org') && email_verified", ['email', 'email_verified']],
+    ["claims.level > 3 || 'admin' in claims['https://x.example/roles']", ['level', 'https://x.example/roles']],
+    ['has(claims.nickname)', ['nickname']],
+    ["groups.exists(g, g.startsWith('a')) && org.name == 'acme'", ['groups', 'org']],
+    ["claims[email] == 'x'", ['email']],
+  ]
+  for (const [src, claims] of cases) t.same([...compileRule(src, GROUPS).claims].sort(), claims.sort(), src)
+})

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { Rule } from '../identity/rule.js'
 import { isRsa, parsePrivateKey } from '../token/rsa-keys.js'
-import { isLoopback, parseCidr, parseGroup } from './parse.js'
+import { isLoopback, parseCidr, parseGroup, parseListenAddress } from './parse.js'
 import { Reader } from './reader.js'
 import { GROUPS_SEPARATOR_DEFAULT } from './variables.js'
 import type { AuthConfig, Config, Env, JwtConfig, OidcConfig } from './types.js'
@@ -81,10 +81,18 @@ function readAuth(r: Reader, publicUrl: URL | undefined): AuthConfig | null {
     sessionTtlSeconds: r.int('SESSION_TTL_SECONDS'),
   }
   const guestAccess = r.bool('GUEST_ACCESS')
+  const peers = r.string('LOGOUT_PEERS')
+  const logoutPeers = peers === undefined ? undefined : parseListenAddress(peers)
   if (!oidc || !useRule || !moderatorRule) return null
   const policy = policyOf(useRule, moderatorRule, features, oidc, jwt, separator)
-  return { policy, pathPrefix, useRule, guestAccess, roles: { moderatorRule, features }, oidc, jwt, cookie }
+  const rules = [useRule, moderatorRule, ...features.values()]
+  const expected = new Set([...rules.flatMap((rule) => rule.claims), jwt.idAttribute, jwt.nameAttribute, jwt.mailAttribute])
+  const needed = new Set([...expected, jwt.avatarAttribute, ...(jwt.group !== undefined && 'claim' in jwt.group ? [jwt.group.claim] : [])])
+  const withClaims = { ...oidc, neededClaims: [...needed], expectedClaims: [...expected] }
+  return { policy, pathPrefix, useRule, guestAccess, logoutPeers, roles: { moderatorRule, features }, oidc: withClaims, jwt, cookie }
 }
+
+const USERINFO: Readonly<Record<string, OidcConfig['userinfo']>> = { auto: 'auto', 1: 'always', 0: 'never' }
 
 function readOidc(r: Reader, publicUrl: URL | undefined, pathPrefix: string, groupsClaim: string): OidcConfig | undefined {
   const issuer = r.url('OIDC_ISSUER')
@@ -97,7 +105,7 @@ function readOidc(r: Reader, publicUrl: URL | undefined, pathPrefix: string, gro
   const scopes = r.string('OIDC_SCOPES').trim().split(/\s+/).join(' ')
   const timeoutMs = r.int('OIDC_TIMEOUT_SECONDS') * 1000
   const jwksRefreshMs = r.int('OIDC_JWKS_REFRESH_SECONDS') * 1000
-  const userinfo = r.bool('OIDC_USERINFO')
+  const userinfo = USERINFO[r.enum('OIDC_USERINFO')] ?? 'auto'
   if (!issuer || !publicUrl) return undefined
   return {
     issuer,
@@ -110,6 +118,8 @@ function readOidc(r: Reader, publicUrl: URL | undefined, pathPrefix: string, gro
     jwksRefreshMs,
     allowHttp,
     userinfo,
+    neededClaims: [],
+    expectedClaims: [],
     postLogoutRedirectUri: `${publicUrl.origin}/`,
   }
 }

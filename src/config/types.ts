@@ -56,6 +56,8 @@ export interface AuthConfig {
   readonly useRule: Rule
   /** GUEST_ACCESS=1: room loads without a session pass through (Jitsi's JWT_ALLOW_EMPTY setups). */
   readonly guestAccess: boolean
+  /** LOGOUT_PEERS: where every replica's admin port is, for logouts from the IdP. */
+  readonly logoutPeers: ListenAddress | undefined
   readonly oidc: OidcConfig
   readonly jwt: JwtConfig
   readonly roles: RolesConfig
@@ -82,8 +84,12 @@ export interface OidcConfig {
   readonly jwksRefreshMs: number
   /** Plain-HTTP issuer allowed (loopback, or OIDC_ALLOW_HTTP=1). */
   readonly allowHttp: boolean
-  /** OIDC_USERINFO=1: rules and mappings also read the userinfo response. */
-  readonly userinfo: boolean
+  /** OIDC_USERINFO: fetch userinfo when a claim below is missing from the ID token (`auto`), at every login, or never. */
+  readonly userinfo: 'auto' | 'always' | 'never'
+  /** Claims the rules and the attribute mapping read; `auto` fetches userinfo when one is not in the ID token. */
+  readonly neededClaims: readonly string[]
+  /** Of those, the ones whose absence is worth a warning (rules, user id, name and email; not avatar or group). */
+  readonly expectedClaims: readonly string[]
   /** Where the IdP sends people after RP-initiated logout: PUBLIC_URL + `/`. */
   readonly postLogoutRedirectUri: string
 }

@@ -4,7 +4,7 @@
  * test/config.test.ts holds docs/configuration.md to it.
  */
 import { KID_PATTERN, KID_RULE } from '../token/rsa-keys.js'
-import { isCidr } from './parse.js'
+import { isCidr, parseListenAddress } from './parse.js'
 import { ACCESS_LOGS, JWT_ALGORITHMS } from './types.js'
 
 /** Sections of docs/configuration.md, in order. */
@@ -88,6 +88,8 @@ export const VARIABLE_TABLE = [
     check: (s, i) => (Buffer.byteLength(s) < MIN_COOKIE_SECRET_BYTES
       ? `key ${i + 1} is ${Buffer.byteLength(s)} bytes; each key needs at least ${MIN_COOKIE_SECRET_BYTES} (e.g. \`openssl rand -base64 32\`)` : undefined) },
   { name: 'SESSION_TTL_SECONDS', group: 'signin', kind: 'int', default: '28800', min: 60, max: 30 * 86400, about: 'How long a session mints tokens' },
+  { name: 'LOGOUT_PEERS', group: 'signin', kind: 'string', unset: 'this replica only', about: 'host:port resolving to every replica (a headless Service): logouts from the IdP reach them all',
+    check: (v) => (parseListenAddress(v)?.host ? undefined : `must be host:port (e.g. jitsi-web-peers.jitsi.svc.cluster.local:9090), got ${JSON.stringify(v)}`) },
 
   { name: 'OIDC_ISSUER', group: 'oidc', kind: 'url', required: 'required', about: "The identity provider's issuer URL",
     check: (u) => (u.search || u.hash ? 'must not have a query or fragment' : undefined) },
@@ -101,7 +103,7 @@ export const VARIABLE_TABLE = [
   { name: 'OIDC_TIMEOUT_SECONDS', group: 'oidc', kind: 'int', default: '10', min: 1, max: 120, about: 'Timeout of each request to the provider' },
   { name: 'OIDC_JWKS_REFRESH_SECONDS', group: 'oidc', kind: 'int', default: '600', min: 1, max: 86400, about: "How long the provider's key set is used" },
   { name: 'OIDC_ALLOW_HTTP', group: 'oidc', kind: 'bool', default: '0', about: 'Allow a plain-http issuer off loopback' },
-  { name: 'OIDC_USERINFO', group: 'oidc', kind: 'bool', default: '0', about: 'Rules and mappings also read userinfo' },
+  { name: 'OIDC_USERINFO', group: 'oidc', kind: 'enum', values: ['auto', '1', '0'], default: 'auto', about: 'When rules and mappings also read userinfo' },
 
   { name: 'JWT_APP_ID', group: 'tokens', kind: 'string', required: 'required', about: 'Jitsi application id' },
   { name: 'JWT_APP_SECRET', group: 'tokens', kind: 'string', secret: true, required: 'required for HS*', about: 'Shared secret of HS* tokens' },

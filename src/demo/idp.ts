@@ -65,6 +65,8 @@ export interface IdpOptions {
   readonly claimsInIdToken?: boolean
   /** The client's back-channel logout URI: the IdP posts a logout token there when a session ends. */
   readonly backchannelLogoutUri?: string
+  /** The client's ID-token algorithm (default RS256); HS* are signed with the client secret, LemonLDAP::NG's default. */
+  readonly idTokenAlg?: 'RS256' | 'HS256' | 'HS384' | 'HS512'
   /** Extra oidc-provider configuration, merged last (tests use it for TTLs and keys). */
   readonly extra?: Partial<Configuration>
 }
@@ -113,6 +115,7 @@ export async function startIdp(opts: IdpOptions): Promise<Idp> {
         grant_types: ['authorization_code'],
         token_endpoint_auth_method: 'client_secret_post',
         ...(opts.backchannelLogoutUri ? { backchannel_logout_uri: opts.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
+        ...(opts.idTokenAlg ? { id_token_signed_response_alg: opts.idTokenAlg } : {}),
       },
     ],
     async findAccount(_ctx, sub) {
@@ -128,6 +131,13 @@ export async function startIdp(opts: IdpOptions): Promise<Idp> {
     },
     scopes: ['openid', 'profile', 'email', 'groups'],
     conformIdTokenClaims: opts.claimsInIdToken === false,
+    // oidc-provider refuses to call loopback addresses (SSRF protection); the demo's sidecar lives on one.
+    fetch: (url, init) => {
+      if (init) delete (init as { dispatcher?: unknown }).dispatcher
+      return fetch(url, init)
+    },
+    // HS* offered only when the client uses one, as an IdP set up for RS256 alone would publish.
+    ...(opts.idTokenAlg?.startsWith('HS') ? { enabledJWA: { idTokenSigningAlgValues: ['RS256', opts.idTokenAlg] } } : {}),
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     // Back-channel logout also puts `sid` in ID tokens, as most IdPs do.
     features: { devInteractions: { enabled: false }, backchannelLogout: { enabled: true } },
@@ -137,7 +147,9 @@ export async function startIdp(opts: IdpOptions): Promise<Idp> {
       const oidc = ctx.oidc
       if (!oidc.client || !oidc.session?.accountId) return undefined
       const existing = oidc.session.grantIdFor(oidc.client.clientId)
-      if (existing) return oidc.provider.Grant.find(existing)
+      const found = existing ? await oidc.provider.Grant.find(existing) : undefined
+      // A grant for the account signed in now: after prompt=login it may be another account's.
+      if (found && found.accountId === oidc.session.accountId) return found
       const grant = new oidc.provider.Grant({ clientId: oidc.client.clientId, accountId: oidc.session.accountId })
       grant.addOIDCScope(String(oidc.params?.scope ?? 'openid'))
       await grant.save()

@@ -17,6 +17,8 @@ export interface Outcome {
   readonly code: OutcomeCode
   /** Operator detail for the log line; never shown. */
   readonly detail?: string | undefined
+  /** A fact for the person to pass on to an operator, shown on the page (see SidecarError.note). */
+  readonly note?: string | undefined
   /** Link (or form action) for the page's next step; built from PUBLIC_URL only. */
   readonly nextUrl?: string | undefined
   /** Makes the next step a POST form with these hidden fields. */
@@ -37,7 +39,7 @@ export interface Outcome {
 /** An outcome for anything thrown (see asSidecarError), with the rest of `extra`. */
 export function failure(err: unknown, extra: Omit<Outcome, 'code' | 'detail'> = {}): Outcome {
   const e = asSidecarError(err)
-  return { ...extra, code: e.code, detail: e.detail }
+  return { ...extra, code: e.code, detail: e.detail, note: e.note }
 }
 
 export class Responder {
@@ -65,6 +67,7 @@ export class Responder {
       requestId,
       nextUrl: outcome.nextUrl ?? `${this.#config.publicOrigin}/`,
       ...(outcome.postFields ? { postFields: outcome.postFields } : {}),
+      ...(outcome.note ? { note: outcome.note } : {}),
     })
     const headers: Record<string, string | string[]> = { ...PAGE_HEADERS, 'content-language': lang, 'content-length': String(Buffer.byteLength(html)) }
     if (outcome.formLeavesSite || outcome.frameAncestor !== undefined) headers['content-security-policy'] = contentSecurityPolicy(outcome.formLeavesSite, outcome.frameAncestor)

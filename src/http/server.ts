@@ -12,6 +12,7 @@ import { OidcClient, type OidcClientOptions } from '../oidc/client.js'
 import { accessLogFloor, redactUrl, unredacted, type Logger } from '../ops/log.js'
 import { Metrics, type RouteClass } from '../ops/metrics.js'
 import { classify } from '../rooms/classify.js'
+import { backchannelLogoutEndpoint } from '../signin/backchannel.js'
 import { callbackEndpoint } from '../signin/callback.js'
 import { CookieCodec } from '../signin/cookies.js'
 import { sendToRoom, type SignInDeps } from '../signin/deps.js'
@@ -19,6 +20,7 @@ import { gateRoom } from '../signin/gate.js'
 import { loginEndpoint, startLogin } from '../signin/login.js'
 import { frontchannelLogoutEndpoint } from '../signin/frontchannel.js'
 import { logoutEndpoint } from '../signin/logout.js'
+import { RevocationRelay } from '../signin/relay.js'
 import { Revocations } from '../signin/revocations.js'
 import { KeyStore, isRsa } from '../token/keys.js'
 import { servePublicKeys } from '../token/keyserver.js'
@@ -33,6 +35,8 @@ export interface App {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void
   /** Starts OIDC discovery in the background (start-up never waits for the IdP). */
   warmUp(): void
+  /** A revocation relayed by another replica (admin port): true when its signature held and it was recorded. */
+  acceptRevocation(body: string, signature: string | undefined): boolean
   readonly oidc: OidcClient | undefined
   readonly metrics: Metrics
   /** Closes WebSockets cleanly (close frame both ways) and destroys other upgraded connections. */
@@ -70,6 +74,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   })
 
   let signIn: SignInDeps | undefined
+  let relay: RevocationRelay | undefined
   let endpoints: EndpointTable = {}
   let stopWatching = () => {}
   if (auth) {
@@ -85,13 +90,17 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
         log.warn({ event: 'idp_keys_stale', error: reason }, 'the IdP\'s key set could not be fetched again: ID tokens are verified with the keys fetched before')
       },
     })
+    const revocations = new Revocations(auth.cookie.sessionTtlSeconds)
+    relay = new RevocationRelay(auth.cookie.secrets, auth.logoutPeers, log)
+    const toPeers = relay
+    revocations.onRevoke((r) => void toPeers.send(r))
     const d: SignInDeps = {
       config,
       auth,
       oidc,
       signer: new TokenSigner(keys, auth.jwt, (alg) => metrics.tokens.inc({ alg })),
       cookies: new CookieCodec(auth.cookie.secrets, auth.cookie.secure),
-      revocations: new Revocations(auth.cookie.sessionTtlSeconds),
+      revocations,
       responder,
       metrics,
       log,
@@ -102,6 +111,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       callback: { methods: ['GET'], handle: (req, res, query) => callbackEndpoint(d, req, res, query), signIn: true },
       logout: { methods: ['GET', 'HEAD', 'POST'], handle: (req, res, query) => logoutEndpoint(d, req, res, query) },
       'frontchannel-logout': { methods: ['GET', 'HEAD'], handle: (req, res, query) => frontchannelLogoutEndpoint(d, req, res, query) },
+      'backchannel-logout': { methods: ['POST'], handle: (req, res) => backchannelLogoutEndpoint(d, req, res) },
       // The key server exists only with a key pair: a shared secret has nothing to publish.
       ...(isRsa(auth.jwt.alg)
         ? {
@@ -210,6 +220,13 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
         () => log.info({ event: 'oidc_discovered', issuer: auth?.oidc.issuer.href }, 'identity provider discovered'),
         (err: Error) => log.warn({ event: 'oidc_discovery_failed', issuer: auth?.oidc.issuer.href, error: err.message }, 'identity provider not reachable yet; will retry'),
       )
+    },
+    acceptRevocation(body, signature) {
+      const r = relay?.accept(body, signature)
+      if (!r || !signIn) return false
+      signIn.revocations.revoke(r, false)
+      log.info({ event: 'idp_logout', channel: 'relay' }, 'another replica relayed a logout from the identity provider')
+      return true
     },
     openResponses: () => open,
     closeUpgraded() {

@@ -12,6 +12,8 @@ export type Claims = Readonly<Record<string, unknown>>
 export interface Rule {
   /** The expression as configured, for logs and error messages. */
   readonly source: string
+  /** The claims it reads (the groups claim when it calls inGroup): what userinfo may have to supply. */
+  readonly claims: readonly string[]
   /** True when the claims satisfy the rule. Throws RuleEvaluationError. */
   evaluate(claims: Claims): boolean
 }
@@ -95,7 +97,7 @@ export function compileRule(source: string, groups: GroupsClaim): Rule {
   if (text === '') throw new Error('the rule is empty (use `true` to allow everyone)')
   if (text === '1' || text === '0') {
     const value = text === '1'
-    return Object.freeze({ source, evaluate: () => value })
+    return Object.freeze({ source, claims: [], evaluate: () => value })
   }
   const program = env.parse(text)
   // Type-check what can be checked without claims: a rule that can never be a
@@ -107,6 +109,7 @@ export function compileRule(source: string, groups: GroupsClaim): Rule {
   }
   return Object.freeze({
     source,
+    claims: Object.freeze(claimsRead(program.ast, groups.claim)),
     evaluate(claims: Claims): boolean {
       const vars: Record<string, unknown> = {}
       // `__proto__` would replace the object's prototype and make absent claims appear.
@@ -125,4 +128,48 @@ export function compileRule(source: string, groups: GroupsClaim): Rule {
       return result
     },
   })
+}
+
+/** CEL's macros whose first argument names an iteration variable, not a claim. */
+const MACROS = new Set(['all', 'exists', 'exists_one', 'map', 'filter'])
+
+interface Node {
+  readonly op: string
+  readonly args: unknown
+}
+
+function isNode(x: unknown): x is Node {
+  return typeof x === 'object' && x !== null && typeof (x as Node).op === 'string'
+}
+
+/**
+ * The claims an expression reads, from cel-js's syntax tree: top-level
+ * identifiers (`email`), `claims.x` and `claims['x']`, and the groups claim
+ * for `inGroup`. Iteration variables of macros are not claims.
+ */
+function claimsRead(ast: unknown, groupsClaim: string): string[] {
+  const read = new Set<string>()
+  const local = new Set<string>()
+  const visit = (x: unknown): void => {
+    if (Array.isArray(x)) return x.forEach(visit)
+    if (!isNode(x)) return
+    const { op, args } = x
+    if (op === 'id' && typeof args === 'string') read.add(args)
+    else if ((op === '.' || op === '[]') && Array.isArray(args) && isNode(args[0]) && args[0].op === 'id' && args[0].args === 'claims') {
+      const key = args[1]
+      const name = typeof key === 'string' ? key : isNode(key) && key.op === 'value' && typeof key.args === 'string' ? key.args : undefined
+      if (name !== undefined) read.add(name)
+      else visit(key)
+      return
+    } else if (op === 'call' && Array.isArray(args) && args[0] === 'inGroup') read.add(groupsClaim)
+    else if (op === 'rcall' && Array.isArray(args) && MACROS.has(args[0] as string) && Array.isArray(args[2])) {
+      const first = args[2][0]
+      if (isNode(first) && first.op === 'id' && typeof first.args === 'string') local.add(first.args)
+    }
+    if (typeof args === 'object') visit(args)
+  }
+  visit(ast)
+  read.delete('claims')
+  for (const name of local) read.delete(name)
+  return [...read]
 }

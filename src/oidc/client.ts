@@ -15,51 +15,21 @@ import type { OidcConfig } from '../config/load.js'
 import { SidecarError } from '../outcomes.js'
 import { Metrics } from '../ops/metrics.js'
 import type { Claims } from '../identity/rule.js'
-import { signatureError, toSidecarError } from './errors.js'
+import { noteErrorBody, signatureError, toSidecarError } from './errors.js'
+import { clientMetadata, configurationOptions, reconfigure } from './configuration.js'
 import { KeySet } from './key-set.js'
+import { verifyLogoutToken, type LogoutTokenClaims } from './logout-token.js'
+import { idpDispatcher } from './transport.js'
 import { loadIdpModules, type IdpModules } from './modules.js'
+import type { IdpFetch, LoginChecks, LoginResult, LoginStart, OidcClientOptions } from './types.js'
 
 export { toSidecarError } from './errors.js'
+export type { IdpFetch, LoginChecks, LoginResult, LoginStart, OidcClientOptions } from './types.js'
 
 /** After a failed discovery, callers within this window get the same failure instead of a new attempt. */
 export const DISCOVERY_RETRY_MS = 2000
 /** How far in the future an ID token's iat may be (the IdP's clock ahead of ours). */
 const MAX_CLOCK_SKEW_S = 120
-
-/** A fetch like undici's: it is handed the `dispatcher` for the request. */
-export type IdpFetch = (url: string, init: Omit<RequestInit, 'dispatcher'> & { dispatcher: Dispatcher }) => Promise<Response>
-
-export interface OidcClientOptions {
-  /** The clock, in ms since the epoch (default Date.now). */
-  readonly now?: () => number
-  /** Where IdP requests go (default: an undici Agent of the client's own with OIDC_TIMEOUT_SECONDS timeouts). Its owner closes it. */
-  readonly dispatcher?: Dispatcher
-  /** What sends IdP requests (default: undici's fetch). Each call is timed for the metrics. */
-  readonly fetch?: IdpFetch
-  /** Refetching the IdP's key set failed; logins are verified with the keys fetched before. */
-  readonly onStaleKeys?: (reason: string) => void
-  /** The IdP's key set was fetched, with this many keys. */
-  readonly onKeysFetched?: (keys: number) => void
-}
-
-export interface LoginStart {
-  readonly url: string
-  readonly state: string
-  readonly nonce: string
-  readonly verifier: string
-}
-
-export interface LoginResult {
-  /** ID-token claims, merged with the userinfo response when OIDC_USERINFO=1 (ID-token claims win). */
-  readonly claims: Claims
-  readonly idToken: string
-}
-
-export interface LoginChecks {
-  readonly state: string
-  readonly nonce: string
-  readonly verifier: string
-}
 
 interface Discovered {
   readonly idp: IdpModules
@@ -70,6 +40,7 @@ interface Discovered {
   readonly idTokenAlgs: string[]
   /** Whether RP-initiated logout is offered. */
   readonly hasEndSession: boolean
+  readonly hasUserinfo: boolean
 }
 
 export class OidcClient {
@@ -87,18 +58,22 @@ export class OidcClient {
   /** From the discovered metadata: endpoints by name (metric labels). */
   #endpoints: Readonly<Record<string, string | undefined>> = {}
 
-  /** `options` as a function: `onStaleKeys` alone (the former signature). */
-  constructor(cfg: OidcConfig, metrics?: Metrics, options: OidcClientOptions | ((reason: string) => void) = {}) {
+  /** The HS* key: the client secret's bytes (OIDC Core 10.1). */
+  get #secret(): Uint8Array {
+    return new TextEncoder().encode(this.#cfg.clientSecret)
+  }
+
+  constructor(cfg: OidcConfig, metrics?: Metrics, options: OidcClientOptions = {}) {
     this.#cfg = cfg
     this.#metrics = metrics
-    this.#opts = typeof options === 'function' ? { onStaleKeys: options } : options
+    this.#opts = options
     this.#now = this.#opts.now ?? Date.now
   }
 
   /** The fetch for all IdP traffic: through the dispatcher, timed for the metrics. */
-  #makeFetch({ Agent, fetch }: IdpModules): client.CustomFetch {
-    const t = this.#cfg.timeoutMs
-    const dispatcher = (this.#dispatcher = this.#opts.dispatcher ?? new Agent({ connect: { timeout: t }, headersTimeout: t, bodyTimeout: t, keepAliveTimeout: 30_000 }))
+  #makeFetch(idp: IdpModules): client.CustomFetch {
+    const dispatcher = (this.#dispatcher = this.#opts.dispatcher ?? idpDispatcher(idp, this.#cfg))
+    const { fetch } = idp
     // undici's fetch and the global one differ only in their TypeScript types.
     const send = this.#opts.fetch ?? (fetch as unknown as IdpFetch)
     return (async (url: string, options: client.CustomFetchOptions) => {
@@ -107,6 +82,7 @@ export class OidcClient {
       try {
         const res = await send(url, { ...(options as Omit<RequestInit, 'dispatcher'>), dispatcher })
         outcome = res.ok ? 'ok' : 'http_error'
+        if (!res.ok) await noteErrorBody(res)
         return res
       } finally {
         this.#metrics?.idpLatency.observe({ operation: Metrics.operationOf(url, this.#endpoints), outcome }, (performance.now() - started) / 1000)
@@ -141,13 +117,14 @@ export class OidcClient {
       if (this.#closed) throw new SidecarError('IDP_UNAVAILABLE', 'discovery: the client is closed')
       this.#fetch ??= this.#makeFetch(idp)
       const skew = this.#skew()
-      const configuration = await openid.discovery(cfg.issuer, cfg.clientId, this.#clientMetadata(idp, skew), openid.ClientSecretPost(cfg.clientSecret), this.#configurationOptions(idp))
+      const configuration = await openid.discovery(cfg.issuer, cfg.clientId, clientMetadata(idp, cfg, skew), openid.ClientSecretPost(cfg.clientSecret), configurationOptions(idp, cfg, this.#fetch))
       const meta = configuration.serverMetadata()
       if (meta.jwks_uri === undefined) throw new SidecarError('IDP_UNAVAILABLE', 'discovery: the IdP publishes no jwks_uri, so ID token signatures cannot be checked')
       const jwksUri = new URL(meta.jwks_uri)
       if (jwksUri.protocol !== 'https:' && !(cfg.allowHttp && jwksUri.protocol === 'http:')) throw new SidecarError('IDP_UNAVAILABLE', `discovery: the jwks_uri is not https (${jwksUri.protocol}); OIDC_ALLOW_HTTP=1 allows http for development`)
-      const algs = (meta.id_token_signing_alg_values_supported ?? ['RS256']).filter((alg) => alg !== 'none' && !alg.startsWith('HS'))
-      if (algs.length === 0) throw new SidecarError('IDP_UNAVAILABLE', `discovery: the IdP signs ID tokens only with ${(meta.id_token_signing_alg_values_supported ?? []).join(', ')}; configure the client for an asymmetric algorithm (RS256, ES256, ...)`)
+      // HS* are signed with our client secret (OIDC Core 10.1), as LemonLDAP::NG does by default; `none` never.
+      const algs = (meta.id_token_signing_alg_values_supported ?? ['RS256']).filter((alg) => alg !== 'none')
+      if (algs.length === 0) throw new SidecarError('IDP_MISCONFIGURED', 'discovery: the IdP offers only unsigned ID tokens (alg none); configure the client for RS256')
       const keys = new KeySet(idp, {
         url: jwksUri,
         refreshMs: cfg.jwksRefreshMs,
@@ -160,7 +137,7 @@ export class OidcClient {
       // Kept from the metadata once: serverMetadata() clones it on every call.
       this.#endpoints = meta as Readonly<Record<string, string | undefined>>
       const hasEndSession = meta.end_session_endpoint !== undefined && URL.canParse(meta.end_session_endpoint)
-      this.#discovered = { idp, configuration, skew, keys, idTokenAlgs: algs, hasEndSession }
+      this.#discovered = { idp, configuration, skew, keys, idTokenAlgs: algs, hasEndSession, hasUserinfo: meta.userinfo_endpoint !== undefined }
       this.#lastFailure = undefined
       return this.#discovered
     } catch (err) {
@@ -175,35 +152,17 @@ export class OidcClient {
     return Math.round((this.#now() - Date.now()) / 1000)
   }
 
-  #clientMetadata({ openid }: IdpModules, skew: number): Partial<client.ClientMetadata> {
-    return { client_secret: this.#cfg.clientSecret, [openid.clockSkew]: skew }
-  }
-
-  #configurationOptions({ openid }: IdpModules): client.DiscoveryRequestOptions {
-    const cfg = this.#cfg
-    return {
-      [openid.customFetch]: this.#fetch,
-      timeout: Math.ceil(cfg.timeoutMs / 1000),
-      execute: cfg.allowHttp && cfg.issuer.protocol === 'http:' ? [openid.allowInsecureRequests] : [],
-    }
-  }
-
   /** The configuration for the clock as it is now: a new one (kept for the next login) when the skew changed. */
   #configurationNow(d: Discovered): client.Configuration {
     const skew = this.#skew()
     if (skew === d.skew) return d.configuration
-    const { openid } = d.idp
-    const configuration = new openid.Configuration(d.configuration.serverMetadata(), this.#cfg.clientId, this.#clientMetadata(d.idp, skew), openid.ClientSecretPost(this.#cfg.clientSecret))
-    const opts = this.#configurationOptions(d.idp)
-    configuration[openid.customFetch] = opts[openid.customFetch]!
-    configuration.timeout = opts.timeout
-    for (const extension of opts.execute ?? []) extension(configuration)
+    const configuration = reconfigure(d.idp, d.configuration, this.#cfg, this.#fetch!, skew)
     this.#discovered = { ...d, configuration, skew }
     return configuration
   }
 
   /** A fresh authorization request. Throws SidecarError when the IdP cannot be reached. */
-  async startLogin(): Promise<LoginStart> {
+  async startLogin(opts: { readonly prompt?: 'login' } = {}): Promise<LoginStart> {
     const { configuration, idp: { openid } } = await this.#discovery()
     const verifier = openid.randomPKCECodeVerifier()
     const state = openid.randomState()
@@ -215,6 +174,7 @@ export class OidcClient {
       code_challenge_method: 'S256',
       state,
       nonce,
+      ...(opts.prompt ? { prompt: opts.prompt } : {}),
     })
     return { url: url.href, state, nonce, verifier }
   }
@@ -231,6 +191,7 @@ export class OidcClient {
     const { openid } = discovered.idp
     // Built on PUBLIC_URL, never on the request's Host: openid-client derives redirect_uri from it.
     const currentUrl = new URL(`${this.#cfg.redirectUri}?${rawQuery}`)
+    let step = 'code exchange'
     try {
       const configuration = this.#configurationNow(discovered)
       const tokens = await openid.authorizationCodeGrant(configuration, currentUrl, {
@@ -245,11 +206,14 @@ export class OidcClient {
       // openid-client rejects old tokens but not ones from the future (OIDC Core 3.1.3.7 leaves it to us).
       const now = this.#now() / 1000
       if (claims.iat > now + MAX_CLOCK_SKEW_S) throw new SidecarError('LOGIN_FAILED', `the ID token was issued ${Math.round(claims.iat - now)} s in the future: check the clocks of the IdP and this host`)
-      if (!this.#cfg.userinfo) return { claims, idToken: tokens.id_token }
-      const userinfo = await openid.fetchUserInfo(configuration, tokens.access_token, claims.sub)
-      return { claims: { ...userinfo, ...claims }, idToken: tokens.id_token }
+      const { userinfo, neededClaims, expectedClaims } = this.#cfg
+      const fetch = userinfo === 'always' || (userinfo === 'auto' && discovered.hasUserinfo && neededClaims.some((c) => claims[c] === undefined))
+      step = 'userinfo'
+      // fetchUserInfo checks the answer's sub against the ID token's.
+      const merged: Claims = fetch ? { ...(await openid.fetchUserInfo(configuration, tokens.access_token, claims.sub)), ...claims } : claims
+      return { claims: merged, idToken: tokens.id_token, userinfo: fetch, missingClaims: expectedClaims.filter((c) => merged[c] === undefined) }
     } catch (err) {
-      throw toSidecarError(err, this.#cfg.userinfo ? 'code exchange or userinfo' : 'code exchange')
+      throw toSidecarError(err, step)
     }
   }
 
@@ -263,7 +227,7 @@ export class OidcClient {
   async #verifySignature({ idp, keys, idTokenAlgs }: Discovered, idToken: string): Promise<void> {
     try {
       // The signature only: openid-client has checked the claims, with its clock tolerance.
-      await idp.compactVerify(idToken, (header, token) => keys.key(header, token), { algorithms: idTokenAlgs })
+      await idp.compactVerify(idToken, (header, token) => (header.alg.startsWith('HS') ? this.#secret : keys.key(header, token)), { algorithms: idTokenAlgs })
     } catch (err) {
       throw signatureError(err)
     }
@@ -286,6 +250,18 @@ export class OidcClient {
     if (idToken !== undefined) params.id_token_hint = idToken
     else params.client_id = this.#cfg.clientId
     return discovered.idp.openid.buildEndSessionUrl(discovered.configuration, params).href
+  }
+
+  /** Validates a back-channel logout token (see logout-token.ts). Throws SidecarError. */
+  async verifyLogoutToken(token: string): Promise<LogoutTokenClaims> {
+    const d = await this.#discovery()
+    return verifyLogoutToken(d.idp, token, {
+      issuer: d.configuration.serverMetadata().issuer,
+      clientId: this.#cfg.clientId,
+      algorithms: d.idTokenAlgs,
+      key: (header, t) => (header.alg?.startsWith('HS') ? this.#secret : d.keys.key(header, t)),
+      now: this.#now() / 1000,
+    })
   }
 
   async close(): Promise<void> {

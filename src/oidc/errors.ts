@@ -26,8 +26,9 @@ export function toSidecarError(err: unknown, step: string): SidecarError {
     return new SidecarError(refused ? 'IDP_REFUSED' : 'LOGIN_FAILED', `identity provider answered error=${safe(err.error)}`, { cause: err })
   }
   if (openid && err instanceof openid.ResponseBodyError) {
-    if (err.status >= 500) return new SidecarError('IDP_UNAVAILABLE', `${step}: identity provider answered HTTP ${err.status}`, { cause: err })
-    return new SidecarError('LOGIN_FAILED', `${step}: identity provider answered ${safe(err.error)} (HTTP ${err.status})`, { cause: err })
+    // The IdP is up and said what went wrong: say it, never that it is down.
+    const said = `${step}: identity provider answered HTTP ${err.status} error=${safe(err.error)}${describe(err.error_description)}`
+    return new SidecarError(err.status >= 500 || err.error === 'server_error' || err.error === 'temporarily_unavailable' ? 'IDP_ERROR' : 'LOGIN_FAILED', said, { cause: err })
   }
   const code = causeCode(err)
   if (code && TIMEOUT_CODES.has(code)) {
@@ -37,10 +38,20 @@ export function toSidecarError(err: unknown, step: string): SidecarError {
     return new SidecarError('IDP_UNAVAILABLE', `${step}: identity provider unreachable (${code ?? err.message})`, { cause: err })
   }
   if (openid && err instanceof openid.ClientError) {
-    // Answers that are not OIDC (HTML error pages, bad JSON, a 5xx) mean the IdP is broken, not the login.
+    const misfit = algorithmMismatch(err, step)
+    if (misfit) return misfit
+    // Answers that are not OIDC (HTML error pages, bad JSON): the status and URL say more than the library's message.
+    const response = answered(err)
     const broken = ['OAUTH_RESPONSE_IS_NOT_CONFORM', 'OAUTH_RESPONSE_IS_NOT_JSON', 'OAUTH_PARSE_ERROR'].includes(err.code ?? '')
     if (step === 'discovery' || broken) {
-      return new SidecarError('IDP_UNAVAILABLE', `${step}: ${err.message} (${err.code ?? 'no code'})`, { cause: err })
+      if (!response) return new SidecarError(step === 'discovery' ? 'IDP_UNAVAILABLE' : 'IDP_ERROR', `${step}: ${err.message} (${err.code ?? 'no code'})`, { cause: err })
+      const what = `${step}: ${response.url || 'the IdP'} answered HTTP ${response.status}${response.said}`
+      if (step === 'discovery') {
+        // Down for now (5xx), or not an IdP at all: OIDC_ISSUER names something else.
+        if (response.status >= 500) return new SidecarError('IDP_UNAVAILABLE', what, { cause: err })
+        return new SidecarError('IDP_MISCONFIGURED', `${what}, not an OpenID Provider configuration: check OIDC_ISSUER`, { cause: err })
+      }
+      return new SidecarError(response.status >= 500 ? 'IDP_ERROR' : 'LOGIN_FAILED', what, { cause: err })
     }
     return new SidecarError('LOGIN_FAILED', `${step}: ${err.message} (${err.code ?? 'no code'})`, { cause: err })
   }
@@ -68,4 +79,57 @@ export function signatureError(err: unknown): SidecarError {
 /** An OAuth error code from the IdP, limited to its grammar so nothing else reaches a log. */
 function safe(value: string): string {
   return /^[\x20-\x21\x23-\x5b\x5d-\x7e]{1,64}$/.test(value) ? value : '(unprintable)'
+}
+
+/** An error answer's OAuth `error` and `error_description`, read by the fetch before openid-client sees the answer. */
+const ERROR_BODY = Symbol('oauth error body')
+
+/** Notes the OAuth error in a failed answer's JSON body (a copy: openid-client still reads the original). */
+export async function noteErrorBody(res: Response): Promise<void> {
+  const length = Number(res.headers.get('content-length') ?? '0')
+  if (!(res.headers.get('content-type') ?? '').includes('json') || length > 65_536) return
+  try {
+    const body = (await res.clone().json()) as { error?: unknown; error_description?: unknown }
+    if (typeof body.error === 'string') Object.defineProperty(res, ERROR_BODY, { value: { error: body.error, description: body.error_description } })
+  } catch {
+    // Not JSON after all: the status says enough.
+  }
+}
+
+/** The HTTP answer an openid-client error carries (oauth4webapi puts the Response in `cause`), with its OAuth error if noted. */
+function answered(err: Error): { status: number; url: string; said: string } | undefined {
+  const cause = err.cause as { status?: unknown; url?: unknown; [ERROR_BODY]?: { error: string; description: unknown } } | undefined
+  if (typeof cause !== 'object' || cause === null || typeof cause.status !== 'number') return undefined
+  const body = cause[ERROR_BODY]
+  const said = body ? ` error=${safe(body.error)}${describe(typeof body.description === 'string' ? body.description : undefined)}` : ''
+  return { status: cause.status, url: typeof cause.url === 'string' ? cause.url.slice(0, 200) : '', said }
+}
+
+/**
+ * An ID token signed with an algorithm the IdP's metadata (or our client
+ * settings) does not allow: the IdP's client settings and its discovery
+ * document disagree. Names the algorithm on the page and the fix in the log.
+ */
+function algorithmMismatch(top: Error, step: string): SidecarError | undefined {
+  // openid-client wraps oauth4webapi's error ("invalid response encountered"), whose cause says which alg.
+  let err: unknown = top
+  for (let depth = 0; err instanceof Error && !/unexpected JWT "alg"/.test(err.message); depth++) err = depth < 3 ? err.cause : undefined
+  if (!(err instanceof Error)) return undefined
+  const cause = err.cause as { header?: { alg?: unknown }; expected?: unknown } | undefined
+  // An unsigned token is never a setting: it is a forgery, a failed sign-in.
+  if (typeof cause?.header?.alg !== 'string' || cause.header.alg === 'none') return undefined
+  const alg = safe(cause.header.alg)
+  const expected = Array.isArray(cause?.expected) ? cause.expected.filter((a): a is string => typeof a === 'string').map(safe).join(', ') : typeof cause?.expected === 'string' ? safe(cause.expected) : 'RS256'
+  return new SidecarError(
+    'IDP_MISCONFIGURED',
+    `${step}: the IdP signed the ID token with ${alg}, but its discovery document offers only ${expected}: set this client's ID-token signature algorithm at the IdP to one of those (RS256 is the usual choice)`,
+    { cause: top, note: `ID token algorithm ${alg}; expected ${expected}` },
+  )
+}
+
+/** error_description, bounded to printable text so nothing else reaches a log. */
+function describe(value: string | undefined): string {
+  if (typeof value !== 'string' || value === '') return ''
+  const text = value.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)
+  return ` error_description=${JSON.stringify(text)}`
 }

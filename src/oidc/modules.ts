@@ -6,7 +6,7 @@
 import { SidecarError } from '../outcomes.js'
 
 async function importIdpModules() {
-  const [openid, { default: Agent }, { default: { fetch } }, { compactVerify, createLocalJWKSet, createRemoteJWKSet, customFetch, errors }] = await Promise.all([
+  const [openid, { default: Agent }, { default: { fetch } }, { compactVerify, createLocalJWKSet, createRemoteJWKSet, customFetch, errors, jwtVerify }] = await Promise.all([
     import('openid-client'),
     // undici's Agent and fetch from their own files: its index loads much more (see forward.ts).
     // CommonJS, so taken from `default` (module.exports): in a bundle's lazy chunk that is all there is.
@@ -14,7 +14,7 @@ async function importIdpModules() {
     import('undici/lib/web/fetch/index.js'),
     import('jose'),
   ])
-  return { openid, Agent, fetch, compactVerify, createLocalJWKSet, createRemoteJWKSet, customFetch, errors }
+  return { openid, Agent, fetch, compactVerify, createLocalJWKSet, createRemoteJWKSet, customFetch, errors, jwtVerify }
 }
 
 export type IdpModules = Awaited<ReturnType<typeof importIdpModules>>

@@ -2,9 +2,10 @@
  * The admin listener (ADMIN_LISTEN_ADDRESS), separate from the public port:
  * `/healthz` (the process answers), `/readyz` (configuration loaded, the IdP
  * discovered at least once, jitsi-web answering, not shutting down) and
- * `/metrics` (Prometheus). Nothing here is reachable through the public port.
+ * `/metrics` (Prometheus), and `POST /revocations` (logouts relayed by other
+ * replicas, HMAC-signed: signin/relay.ts). Nothing here is reachable through the public port.
  */
-import { createServer, request, type Server } from 'node:http'
+import { createServer, request, type IncomingMessage, type Server } from 'node:http'
 import type { Config } from '../config/load.js'
 import type { Logger } from './log.js'
 import type { App } from '../http/server.js'
@@ -63,6 +64,13 @@ export function createAdminServer(app: App, config: Config, lifecycle: Lifecycle
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) })
       res.end(req.method === 'HEAD' ? undefined : body)
     }
+    if (path === '/revocations' && req.method === 'POST') {
+      readBody(req, 4096).then(
+        (body) => (body !== undefined && app.acceptRevocation(body, header(req.headers['x-jos-signature'])) ? send(204, 'text/plain', '') : send(403, 'text/plain', 'refused\n')),
+        () => send(400, 'text/plain', 'bad request\n'),
+      )
+      return
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed\n')
     switch (path) {
       case '/healthz':
@@ -86,4 +94,20 @@ export function createAdminServer(app: App, config: Config, lifecycle: Lifecycle
         return send(404, 'text/plain', 'not found\n')
     }
   })
+}
+
+function header(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v
+}
+
+/** A small body as text; undefined when it is larger than `limit`. */
+async function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > limit) return undefined
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks).toString('utf8')
 }

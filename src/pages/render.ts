@@ -86,6 +86,8 @@ export interface PageOptions {
   readonly postFields?: Readonly<Record<string, string>>
   /** The page's language (see negotiateLanguage); English by default. */
   readonly lang?: Language
+  /** A fact for the person to pass on (SidecarError.note), shown as it is. */
+  readonly note?: string
 }
 
 export function escapeHtml(s: string): string {
@@ -103,6 +105,7 @@ export function renderPage(name: OutcomeCode, opts: PageOptions): string {
       ? `<form method="post" action="${escapeHtml(opts.nextUrl)}">${Object.entries(opts.postFields).map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`).join('')}<button class="button" type="submit">${label}</button></form>`
       : `<p><a class="button" href="${escapeHtml(opts.nextUrl)}">${label}</a></p>`
   }
+  const note = opts.note ? `<p class="id"><code>${escapeHtml(opts.note)}</code></p>` : ''
   const id = opts.requestId ? `<p class="id">${escapeHtml(texts.requestId)}: <code>${escapeHtml(opts.requestId)}</code></p>` : ''
   return `<!doctype html>
 <html lang="${lang}">
@@ -125,7 +128,7 @@ h1{font-size:1.5rem;margin:0 0 .75rem}
 <header>${escapeHtml(opts.site)}</header>
 <h1>${escapeHtml(text.title)}</h1>
 <p>${escapeHtml(text.body)}</p>
-${next}${id}
+${note}${next}${id}
 </main>
 </body>
 </html>

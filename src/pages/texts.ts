@@ -44,6 +44,14 @@ const EN: PageTexts = {
       title: 'Sign-in cancelled',
       body: 'The sign-in was cancelled or refused at your identity provider.',
     },
+    IDP_ERROR: {
+      title: 'The identity provider reported an error',
+      body: 'Your identity provider could not complete the sign-in. Please try again in a moment; if it keeps happening, tell your administrator.',
+    },
+    IDP_MISCONFIGURED: {
+      title: 'Sign-in is not set up correctly',
+      body: 'The identity provider and this service disagree about how sign-ins are secured. Please tell your administrator and quote the request id below.',
+    },
     IDP_UNAVAILABLE: {
       title: 'Sign-in is unavailable',
       body: 'The identity provider cannot be reached right now. Please try again in a moment.',
@@ -94,6 +102,7 @@ const EN: PageTexts = {
     },
   },
   next: {
+    ACCESS_DENIED: 'Sign in with another account',
     SIGNED_OUT: 'Sign in again',
     LOGOUT_CONFIRM: 'Sign out',
     OPEN_APP: 'Open the Jitsi Meet app',
@@ -119,6 +128,14 @@ const DE: PageTexts = {
     IDP_REFUSED: {
       title: 'Anmeldung abgebrochen',
       body: 'Die Anmeldung wurde bei Ihrem Identitätsanbieter abgebrochen oder abgelehnt.',
+    },
+    IDP_ERROR: {
+      title: 'Der Identitätsanbieter meldet einen Fehler',
+      body: 'Ihr Identitätsanbieter konnte die Anmeldung nicht abschließen. Bitte versuchen Sie es gleich noch einmal; wenn es wieder passiert, wenden Sie sich an Ihren IT-Support.',
+    },
+    IDP_MISCONFIGURED: {
+      title: 'Die Anmeldung ist nicht richtig eingerichtet',
+      body: 'Der Identitätsanbieter und dieser Dienst sind sich nicht einig, wie Anmeldungen gesichert werden. Bitte wenden Sie sich an Ihren IT-Support und nennen Sie die Anfrage-ID unten.',
     },
     IDP_UNAVAILABLE: {
       title: 'Anmeldung nicht möglich',
@@ -170,6 +187,7 @@ const DE: PageTexts = {
     },
   },
   next: {
+    ACCESS_DENIED: 'Mit einem anderen Konto anmelden',
     SIGNED_OUT: 'Erneut anmelden',
     LOGOUT_CONFIRM: 'Jetzt abmelden',
     OPEN_APP: 'Jitsi-Meet-App öffnen',

@@ -9,10 +9,23 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { failure } from '../http/respond.js'
 import { admit } from '../identity/claims.js'
 import type { Claims } from '../identity/rule.js'
-import { targetUrl } from '../rooms/target.js'
+import { targetUrl, type ReturnTarget } from '../rooms/target.js'
 import { MAX_SEALED_COOKIE, parseCookies, type Session } from './cookies.js'
 import { decideCallback } from './decide.js'
 import { sendToRoom, type SignInDeps } from './deps.js'
+
+/** Entra ID's group overage: too many groups for the token, only a pointer to Graph instead. */
+function overage(claims: Claims): { groupsOverage?: true } {
+  const names = claims._claim_names
+  return typeof names === 'object' && names !== null && 'groups' in names ? { groupsOverage: true } : {}
+}
+
+/** `login`'s query for the same room with another account. */
+function switchAccountQuery(target: ReturnTarget): string {
+  const q = new URLSearchParams({ room: decodeURIComponent(target.room), prompt: 'login' })
+  if (target.tenant !== undefined) q.set('tenant', decodeURIComponent(target.tenant))
+  return q.toString()
+}
 
 /** The IdP's subject and session id, kept so its logouts can reach this session. */
 function idpSessionOf(claims: Claims): Pick<Session, 'idp'> {
@@ -41,14 +54,21 @@ export async function callbackEndpoint(d: SignInDeps, req: IncomingMessage, res:
   }
   const { allowed, identity, ruleErrors } = admit(login.claims, auth)
   const requestId = randomUUID()
+  const { missingClaims } = login
+  if (missingClaims.length > 0) {
+    d.log.warn({ event: 'claims_missing', requestId, claims: missingClaims, userinfo: login.userinfo, ...overage(login.claims) }, `the rules or the user mapping read claims the IdP did not send: ${missingClaims.join(', ')}`)
+  }
   const outcome = {
-    requestId, user: identity.user.id, rule: auth.useRule.source, ruleResult: allowed,
+    requestId, user: identity.user.id, rule: auth.useRule.source, ruleResult: allowed, userinfo: login.userinfo,
     moderator: identity.moderator, features: identity.features, ...(ruleErrors.length > 0 ? { ruleErrors } : {}),
+    ...(missingClaims.length > 0 ? { missingClaims } : {}),
   }
   if (!allowed) {
     d.log.info({ event: 'login_denied', ...outcome }, 'login denied by USE_RULE')
     const clearSession = cookies.has(c.sessionName) ? [c.clearCookie(c.sessionName)] : []
-    return responder.respond(req, res, { code: 'ACCESS_DENIED', setCookies: [...clearTx, ...clearSession], requestId, signIn: true })
+    // The next step signs in again with another account (prompt=login), back to the same room.
+    const again = `${d.config.publicOrigin}${auth.pathPrefix}login?${switchAccountQuery(target)}`
+    return responder.respond(req, res, { code: 'ACCESS_DENIED', setCookies: [...clearTx, ...clearSession], requestId, signIn: true, nextUrl: again })
   }
   const ttl = auth.cookie.sessionTtlSeconds
   const session: Session = {

@@ -15,17 +15,19 @@ export async function loginEndpoint(d: SignInDeps, req: IncomingMessage, res: Se
   const target = loginTarget(query, d.auth.pathPrefix)
   if (typeof target === 'string') return d.responder.respond(req, res, { code: 'BAD_REQUEST', detail: target })
   const cookies = parseCookies(req.headers.cookie)
-  const decision = decideRoom({ tokenUsable: false, session: await currentSession(d, cookies), guestsPass: false })
+  // `prompt=login`: another account (after Access denied): whatever session there is does not count.
+  const another = new URLSearchParams(query).get('prompt') === 'login'
+  const decision = decideRoom({ tokenUsable: false, session: another ? undefined : await currentSession(d, cookies), guestsPass: false })
   if (decision.kind === 'mint') return sendToRoom(d, req, res, decision.session, target)
-  return startLogin(d, req, res, target, cookies)
+  return startLogin(d, req, res, target, cookies, another ? { prompt: 'login' } : {})
 }
 
-export async function startLogin(d: SignInDeps, req: IncomingMessage, res: ServerResponse, target: ReturnTarget, cookies: ReadonlyMap<string, string>): Promise<void> {
+export async function startLogin(d: SignInDeps, req: IncomingMessage, res: ServerResponse, target: ReturnTarget, cookies: ReadonlyMap<string, string>, opts: { readonly prompt?: 'login' } = {}): Promise<void> {
   const back = targetUrl(d.config.publicOrigin, target)
   if (back.length > MAX_RETURN_URL) return d.responder.respond(req, res, { code: 'URL_TOO_LONG', detail: `return URL of ${back.length} characters` })
   let start
   try {
-    start = await d.oidc.startLogin()
+    start = await d.oidc.startLogin(opts)
   } catch (err) {
     return d.responder.respond(req, res, failure(err, { nextUrl: back, signIn: true }))
   }

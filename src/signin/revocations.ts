@@ -28,7 +28,8 @@ export class Revocations {
 
   /** `ttlSeconds`: how long a session can live (SESSION_TTL_SECONDS), so how long an entry matters. */
   constructor(ttlSeconds: number, now: () => number = Date.now) {
-    const opts = { max: MAX_ENTRIES, ttl: ttlSeconds * 1000, perf: { now } }
+    // ttlResolution 0: ask the clock each time (a cached reading would hide a moved test clock; the cost is one call).
+    const opts = { max: MAX_ENTRIES, ttl: ttlSeconds * 1000, ttlResolution: 0, perf: { now } }
     this.#sids = new LRUCache<string, true>(opts)
     this.#subs = new LRUCache<string, number>(opts)
   }

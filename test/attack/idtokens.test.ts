@@ -86,7 +86,6 @@ const CASES: [string, Craft][] = [
   ['alg none with the kid kept', async (p, h) => `${b64({ alg: 'none', kid: h.kid })}.${b64(p)}.`],
   ['signed by a key the IdP never published (same kid)', (p) => sign(p, otherKey)],
   ['signed by an unknown kid', (p) => sign(p, otherKey, 'rogue')],
-  ['HS256 with the client secret as key (alg confusion)', async (p) => new SignJWT(p).setProtectedHeader({ alg: 'HS256', kid: KID }).sign(new TextEncoder().encode(CLIENT_SECRET))],
   ['signature bits flipped', async (p) => { const s = await sign(p); return s.slice(0, -4) + (s.endsWith('AAAA') ? 'BBBB' : 'AAAA') }],
   ['for another subject, signed by a key the IdP never published', (p) => sign({ ...p, sub: 'carol' }, otherKey)],
   ['not a JWT at all', async () => 'garbage'],
@@ -107,6 +106,17 @@ for (const [name, crafted] of CASES) {
     t.notMatch(lines, /eyJ/, 'no token in the log')
   })
 }
+
+t.test('ID token HS256 with the client secret while the IdP offers RS256 only: no token, and the operator learns the algorithm', async (t) => {
+  const before = stack.logs.length
+  const r = await loginWith(t, async (p) => new SignJWT(p).setProtectedHeader({ alg: 'HS256', kid: KID }).sign(new TextEncoder().encode(CLIENT_SECRET)))
+  t.equal(r.status, 502)
+  t.match(r.body, /not set up correctly/)
+  t.match(r.body, /ID token algorithm HS256; expected RS256/)
+  t.equal(r.location, undefined, 'no redirect')
+  t.notOk(r.jar.includes('jos_session'), 'no session cookie')
+  t.match(stack.logs.slice(before).join('\n'), /IDP_MISCONFIGURED.*signed the ID token with HS256/)
+})
 
 t.test('a new kid while the key set endpoint fails: the IdP is unavailable (503), no token', async (t) => {
   jwksFault = 'error'

@@ -4,6 +4,7 @@
  * retry link, proxying goes on, and the sidecar recovers without a restart.
  */
 import t from 'tap'
+import { signIn } from '../fixtures/signin.js'
 import { createServer as createTcpServer, type Socket } from 'node:net'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -91,7 +92,7 @@ t.test('IdP hangs: 504 page within the timeout, nobody waits forever', async (t)
   t.ok(took < 5000, `answered after ${took} ms`)
 })
 
-t.test('IdP answers garbage: 503 page', async (t) => {
+t.test('OIDC_ISSUER names something that is not an IdP: the page says so is not set up, the log names URL and status', async (t) => {
   const junk = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/html' })
     res.end('<html>maintenance</html>')
@@ -101,8 +102,9 @@ t.test('IdP answers garbage: 503 page', async (t) => {
   const s = await startStack({ env: { OIDC_ISSUER: `http://127.0.0.1:${(junk.address() as AddressInfo).port}` } })
   t.teardown(() => s.close())
   const r = await new Browser().fetch(`${s.url}/MyRoom`)
-  t.equal(r.status, 503)
-  t.match(r.body, /Sign-in is unavailable/)
+  t.equal(r.status, 502, 'not "unreachable": something answers, and it is no IdP')
+  t.match(r.body, /not set up correctly/)
+  t.match(s.logs.join('\n'), /discovery: http:\/\/127\.0\.0\.1:\d+\/\.well-known\/openid-configuration answered HTTP 200, not an OpenID Provider configuration: check OIDC_ISSUER/)
 })
 
 t.test('IdP gone during the code exchange: 503 page, no token, no session', async (t) => {
@@ -118,13 +120,12 @@ t.test('IdP gone during the code exchange: 503 page, no token, no session', asyn
   t.match(r.body, /Try again/)
 })
 
-t.test('an IdP that signs ID tokens only with HS256: 503 page, the log says what to change', async (t) => {
-  const s = await startStack({ idp: { extra: { enabledJWA: { idTokenSigningAlgValues: ['HS256'] } } } })
+t.test('an IdP that signs ID tokens only with HS256 (the client secret): sign-in works', async (t) => {
+  const s = await startStack({ idp: { idTokenAlg: 'HS256', extra: { enabledJWA: { idTokenSigningAlgValues: ['HS256'] } } } })
   t.teardown(() => s.close())
-  const r = await new Browser().fetch(`${s.url}/MyRoom`)
-  t.equal(r.status, 503)
-  t.match(r.body, /Sign-in is unavailable/)
-  t.match(s.logs.join('\n'), /signs ID tokens only with HS256; configure the client for an asymmetric algorithm/)
+  const { done } = await signIn(s, new Browser(), '/MyRoom', 'alice')
+  t.equal(done.status, 302)
+  t.match(done.location, /[?&]jwt=/)
 })
 
 for (const [name, rewrite, message] of [

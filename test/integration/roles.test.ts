@@ -41,13 +41,34 @@ t.test('moderator, member and denied accounts get exactly their claims', async (
   t.match(stack.logs.join('\n'), /"event":"login_succeeded".*"user":"alice".*"moderator":true/)
 })
 
-t.test('claims only in userinfo: used with OIDC_USERINFO=1', async (t) => {
-  const without = await stackWith(t, { idp: { claimsInIdToken: false } })
-  t.equal((await signIn(without, new Browser(), '/MyRoom', 'alice')).done.status, 403, 'no groups in the ID token: the rule fails closed')
-  const withInfo = await stackWith(t, { idp: { claimsInIdToken: false }, env: { OIDC_USERINFO: '1', ...rolesEnv } })
-  const done = (await signIn(withInfo, new Browser(), '/MyRoom', 'alice')).done
-  t.equal(done.status, 302)
-  t.match((await verify(jwtOf(done.location))).context, { user: { id: 'alice', name: 'Alice Example', moderator: 'true' } })
+t.test('claims only in userinfo (LemonLDAP::NG, Entra ID): fetched by default when a rule or the mapping needs them', async (t) => {
+  const never = await stackWith(t, { idp: { claimsInIdToken: false }, env: { OIDC_USERINFO: '0', ...rolesEnv } })
+  t.equal((await signIn(never, new Browser(), '/MyRoom', 'alice')).done.status, 403, 'OIDC_USERINFO=0: no groups in the ID token, the rule fails closed')
+  t.match(never.logs.join('\n'), /"event":"claims_missing".*"claims":\["groups",.*"name".*"email"\]/, 'and the log names the missing claims')
+  t.match(never.logs.join('\n'), /"event":"login_denied".*"missingClaims":\["groups"/, 'the denial says which claim was missing')
+  const auto = await stackWith(t, { idp: { claimsInIdToken: false }, env: rolesEnv })
+  const done = (await signIn(auto, new Browser(), '/MyRoom', 'alice')).done
+  t.equal(done.status, 302, 'the default (auto) fetches userinfo')
+  t.match((await verify(jwtOf(done.location))).context, { user: { id: 'alice', name: 'Alice Example', email: 'alice@example.org', moderator: 'true' } })
+  t.match(auto.logs.join('\n'), /"event":"login_succeeded".*"userinfo":true/)
+  // alice has every claim the default mapping and rule read (sub, name, email, picture, groups).
+  const inToken = await stackWith(t, {})
+  await signIn(inToken, new Browser(), '/MyRoom', 'alice')
+  t.match(inToken.logs.join('\n'), /"event":"login_succeeded".*"userinfo":false/, 'everything in the ID token: no userinfo request')
+  const always = await stackWith(t, { env: { OIDC_USERINFO: '1' } })
+  await signIn(always, new Browser(), '/MyRoom', 'alice')
+  t.match(always.logs.join('\n'), /"event":"login_succeeded".*"userinfo":true/, 'OIDC_USERINFO=1: always')
+})
+
+t.test('a claim neither source has is named once per login, at warn level', async (t) => {
+  const stack = await stackWith(t, { env: { USE_RULE: "inGroup('jitsi-users') && claims.department == 'it'" } })
+  const done = (await signIn(stack, new Browser(), '/MyRoom', 'alice')).done
+  t.equal(done.status, 403)
+  const lines = stack.logs.map((l) => JSON.parse(l) as { event?: string; level?: string; claims?: string[] })
+  const missing = lines.filter((l) => l.event === 'claims_missing')
+  t.equal(missing.length, 1)
+  t.same(missing[0]?.claims, ['department'])
+  t.equal(missing[0]?.level, 'warn')
 })
 
 t.test('tenants and Unicode rooms end to end', async (t) => {
