@@ -65,7 +65,7 @@ for (const overlay of ['hs256', 'rs256']) {
   t.test(`overlay ${overlay} renders, validates, and names only variables the sidecar reads`, { skip }, async (t) => {
     const out = execFileSync('kubectl', ['kustomize', join(k8s, 'overlays', overlay)], { encoding: 'utf8' })
     const objs = parse(out, overlay)
-    t.same(objs.map((o) => o.kind).sort(), ['ConfigMap', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'Service'])
+    t.same(objs.map((o) => o.kind).sort(), ['ConfigMap', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'Service'])
     for (const o of objs) t.doesNotThrow(() => new MODELS[o.kind]!(o as never).validate(), `${o.kind}/${o.metadata.name}`)
 
     const cm = objs.find((o) => o.kind === 'ConfigMap') as unknown as { data: Record<string, string> }
@@ -92,9 +92,16 @@ for (const overlay of ['hs256', 'rs256']) {
     t.equal(Number(cm.data.LISTEN_ADDRESS?.split(':')[1]), sidecar.ports.find((p: { name: string }) => p.name === 'http').containerPort)
     t.equal(Number(cm.data.ADMIN_LISTEN_ADDRESS?.split(':')[1]), sidecar.ports.find((p: { name: string }) => p.name === 'admin').containerPort)
 
-    const service = objs.find((o) => o.kind === 'Service') as unknown as { spec: { ports: { targetPort: string }[]; selector: Record<string, string> } }
+    type Svc = { metadata: { name: string }; spec: { ports: { targetPort: string; port: number }[]; selector: Record<string, string>; clusterIP?: string } }
+    const service = objs.find((o) => o.kind === 'Service' && o.metadata.name === 'jitsi-web') as unknown as Svc
     t.same(service.spec.ports.map((p) => p.targetPort), ['http'], 'the Service reaches the sidecar only, never the admin port')
     t.same(service.spec.selector, deployment.spec.selector.matchLabels)
+    // The replicas find each other's admin port for relayed logouts: headless, and LOGOUT_PEERS names it.
+    const peers = objs.find((o) => o.kind === 'Service' && o.metadata.name === 'jitsi-web-peers') as unknown as Svc
+    t.equal(peers.spec.clusterIP, 'None', 'headless: one address per replica')
+    t.same(peers.spec.ports.map((p) => p.targetPort), ['admin'])
+    t.same(peers.spec.selector, deployment.spec.selector.matchLabels)
+    t.equal(cm.data.LOGOUT_PEERS, `jitsi-web-peers:${peers.spec.ports[0]!.port}`)
     const np = objs.find((o) => o.kind === 'NetworkPolicy') as unknown as { spec: { ingress: { from?: unknown[]; ports: { port: string }[] }[] } }
     const adminRule = np.spec.ingress.find((r) => r.ports.some((p) => p.port === 'admin'))
     t.ok(adminRule?.from, 'the admin port only from the monitoring namespace')
