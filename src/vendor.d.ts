@@ -22,6 +22,9 @@ declare module 'prom-client/lib/defaultMetrics.js' {
 declare module 'undici/lib/dispatcher/pool.js' {
   export { Pool as default } from 'undici'
 }
+declare module 'undici/lib/core/connect.js' {
+  export { buildConnector as default } from 'undici'
+}
 declare module 'undici/lib/dispatcher/agent.js' {
   export { Agent as default } from 'undici'
 }

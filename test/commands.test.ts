@@ -83,7 +83,10 @@ t.test('check: every step passes against a real IdP and a running RS256 sidecar'
   t.equal(ok.code, 0, ok.out)
   t.match(ok.out, /^PASS {2}configuration/m)
   t.match(ok.out, /^PASS {2}signing key: kid /m)
-  t.match(ok.out, /^PASS {2}identity provider: discovered/m)
+  t.match(ok.out, /^PASS {2}identity provider: discovered http:\/\/127\.0\.0\.1:\d+ at http:\/\/127\.0\.0\.1:\d+\/\.well-known\/openid-configuration$/m)
+  t.match(ok.out, /^ {6}ID-token algorithms offered: RS256; usable: RS256 \(HS\* with OIDC_CLIENT_SECRET\)$/m)
+  t.match(ok.out, /^ {6}userinfo: yes/m)
+  t.match(ok.out, /^ {6}sign-out: end_session_endpoint yes, front-channel logout no, back-channel logout yes$/m, 'what the IdP offers for sign-out')
   t.match(ok.out, /^PASS {2}token:/m)
   t.match(ok.out, /^PASS {2}key server:/m)
 

@@ -11,6 +11,7 @@ import { request } from 'undici'
 import { ConfigError, loadConfig, type Config, type Env, type JwtAlgorithm } from '../config/load.js'
 import { KeyStore, isRsa, kidHash } from '../token/keys.js'
 import { OidcClient } from '../oidc/client.js'
+import { tlsProblem } from '../oidc/transport.js'
 import { TokenSigner } from '../token/sign.js'
 
 export interface ProsodyCheck {
@@ -113,9 +114,14 @@ export async function runCheck(opts: CheckOptions, io: CheckIo): Promise<number>
   const oidc = new OidcClient(auth.oidc)
   try {
     const c = await oidc.configuration()
-    step(true, 'identity provider', `discovered ${c.serverMetadata().issuer}`)
+    const meta = c.serverMetadata()
+    step(true, 'identity provider', `discovered ${meta.issuer} at ${new URL('.well-known/openid-configuration', auth.oidc.issuer.href.endsWith('/') ? auth.oidc.issuer.href : `${auth.oidc.issuer.href}/`).href}`)
+    for (const line of idpReport(meta)) io.out(`      ${line}`)
   } catch (err) {
     step(false, 'identity provider', (err as Error).message)
+    // A TLS failure's code and fix (unless the message says it already).
+    const tls = tlsProblem(err)
+    if (tls !== undefined && !(err as Error).message.includes(tls)) io.out(`      ${tls}`)
   } finally {
     await oidc.close()
   }
@@ -162,4 +168,17 @@ export async function runCheck(opts: CheckOptions, io: CheckIo): Promise<number>
     }
   }
   return failed ? 1 : 0
+}
+
+/** What the IdP offers that the sidecar uses, one line each (see docs/identity-providers.md). */
+export function idpReport(meta: Readonly<Record<string, unknown>>): string[] {
+  const list = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [])
+  const offered = list(meta.id_token_signing_alg_values_supported)
+  const usable = (offered.length > 0 ? offered : ['RS256']).filter((alg) => alg !== 'none')
+  const has = (key: string) => (typeof meta[key] === 'string' ? 'yes' : 'no')
+  return [
+    `ID-token algorithms offered: ${offered.length > 0 ? offered.join(', ') : '(not listed: RS256 assumed)'}; usable: ${usable.join(', ') || 'none'} (HS* with OIDC_CLIENT_SECRET)`,
+    `userinfo: ${has('userinfo_endpoint')} (OIDC_USERINFO=auto fetches it when a claim is missing from the ID token)`,
+    `sign-out: end_session_endpoint ${has('end_session_endpoint')}, front-channel logout ${meta.frontchannel_logout_supported === true ? 'yes' : 'no'}, back-channel logout ${meta.backchannel_logout_supported === true ? 'yes' : 'no'}`,
+  ]
 }

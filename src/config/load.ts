@@ -3,7 +3,7 @@
  * Every problem is collected and reported together, each naming its variable.
  * The variables themselves (kinds, defaults, ranges) are in variables.ts.
  */
-import { createHash } from 'node:crypto'
+import { createHash, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { Rule } from '../identity/rule.js'
 import { isRsa, parsePrivateKey } from '../token/rsa-keys.js'
@@ -106,6 +106,27 @@ function readOidc(r: Reader, publicUrl: URL | undefined, pathPrefix: string, gro
   const timeoutMs = r.int('OIDC_TIMEOUT_SECONDS') * 1000
   const jwksRefreshMs = r.int('OIDC_JWKS_REFRESH_SECONDS') * 1000
   const userinfo = USERINFO[r.enum('OIDC_USERINFO')] ?? 'auto'
+  /** OIDC_CA_FILE: certificates only, each one that parses (any text between the blocks is ignored, as OpenSSL does). */
+  const caPems = (text: string): string[] => {
+    const other = /-----BEGIN ((?!CERTIFICATE-----)[A-Z0-9 ]+)-----/.exec(text)?.[1]
+    if (other !== undefined) throw new Error(`holds a ${other}, not only certificates: give the CA certificates alone (-----BEGIN CERTIFICATE----- blocks)`)
+    const pems = text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []
+    if (pems.length === 0) throw new Error('is not PEM CA certificates: it has no -----BEGIN CERTIFICATE----- block (a DER file converts with `openssl x509 -inform der -in ca.der -out ca.pem`)')
+    pems.forEach((pem, i) => {
+      try {
+        new X509Certificate(pem)
+      } catch {
+        throw new Error(`has a certificate that does not parse (number ${i + 1} of ${pems.length})`)
+      }
+    })
+    return pems
+  }
+  const caCertificates: string[] = []
+  r.file('OIDC_CA_FILE', (text) => caCertificates.push(...caPems(text)))
+  const internalUrl = r.url('OIDC_INTERNAL_URL')
+  if (internalUrl?.protocol === 'http:' && !allowHttp && !isLoopback(internalUrl.hostname)) {
+    r.problem('OIDC_INTERNAL_URL', "plain http is refused off loopback: use https (the IdP's certificate must name OIDC_ISSUER's host), or set OIDC_ALLOW_HTTP=1 inside a trusted network")
+  }
   if (!issuer || !publicUrl) return undefined
   return {
     issuer,
@@ -121,6 +142,8 @@ function readOidc(r: Reader, publicUrl: URL | undefined, pathPrefix: string, gro
     neededClaims: [],
     expectedClaims: [],
     postLogoutRedirectUri: `${publicUrl.origin}/`,
+    ...(caCertificates.length > 0 ? { caCertificates } : {}),
+    ...(internalUrl ? { internalUrl } : {}),
   }
 }
 

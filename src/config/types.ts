@@ -92,6 +92,13 @@ export interface OidcConfig {
   readonly expectedClaims: readonly string[]
   /** Where the IdP sends people after RP-initiated logout: PUBLIC_URL + `/`. */
   readonly postLogoutRedirectUri: string
+  /** OIDC_CA_FILE's certificates, one PEM block each: trusted for the IdP's TLS besides Node's roots. Unset: Node's roots only. */
+  readonly caCertificates?: readonly string[]
+  /**
+   * OIDC_INTERNAL_URL (an origin): connections for requests to the issuer's origin go there, while
+   * the URL, the Host header and the TLS name stay the issuer's. Unset: the issuer's own address.
+   */
+  readonly internalUrl?: URL
 }
 
 export interface JwtConfig {

@@ -104,6 +104,10 @@ export const VARIABLE_TABLE = [
   { name: 'OIDC_JWKS_REFRESH_SECONDS', group: 'oidc', kind: 'int', default: '600', min: 1, max: 86400, about: "How long the provider's key set is used" },
   { name: 'OIDC_ALLOW_HTTP', group: 'oidc', kind: 'bool', default: '0', about: 'Allow a plain-http issuer off loopback' },
   { name: 'OIDC_USERINFO', group: 'oidc', kind: 'enum', values: ['auto', '1', '0'], default: 'auto', about: 'When rules and mappings also read userinfo' },
+  { name: 'OIDC_CA_FILE', group: 'oidc', kind: 'file', unset: "Node's trusted CAs", about: "PEM CA certificates trusted for the IdP's TLS, besides Node's" },
+  { name: 'OIDC_INTERNAL_URL', group: 'oidc', kind: 'url', unset: "the issuer's own address", about: "Where the sidecar's own requests to the issuer's origin connect",
+    check: (u) => (u.pathname !== '/' || u.search || u.hash || u.username || u.password
+      ? "must be an origin only, like http://keycloak.auth.svc.cluster.local:8080 (requests keep OIDC_ISSUER's paths)" : undefined) },
 
   { name: 'JWT_APP_ID', group: 'tokens', kind: 'string', required: 'required', about: 'Jitsi application id' },
   { name: 'JWT_APP_SECRET', group: 'tokens', kind: 'string', secret: true, required: 'required for HS*', about: 'Shared secret of HS* tokens' },

@@ -5,6 +5,7 @@
  */
 import { SidecarError } from '../outcomes.js'
 import { loadedIdpModules } from './modules.js'
+import { tlsProblem } from './transport.js'
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'OAUTH_TIMEOUT', 'ETIMEDOUT'])
 
@@ -34,6 +35,8 @@ export function toSidecarError(err: unknown, step: string): SidecarError {
   if (code && TIMEOUT_CODES.has(code)) {
     return new SidecarError('IDP_TIMEOUT', `${step}: identity provider did not answer in time (${code})`, { cause: err })
   }
+  const tls = tlsProblem(err)
+  if (tls) return new SidecarError('IDP_UNAVAILABLE', `${step}: ${tls}`, { cause: err })
   if (err instanceof TypeError) {
     return new SidecarError('IDP_UNAVAILABLE', `${step}: identity provider unreachable (${code ?? err.message})`, { cause: err })
   }

@@ -5,10 +5,11 @@
  * `/metrics` (Prometheus), and `POST /revocations` (logouts relayed by other
  * replicas, HMAC-signed: signin/relay.ts). Nothing here is reachable through the public port.
  */
-import { createServer, request, type IncomingMessage, type Server } from 'node:http'
+import { createServer, request, type Server } from 'node:http'
 import type { Config } from '../config/load.js'
 import type { Logger } from './log.js'
 import type { App } from '../http/server.js'
+import { readText } from '../http/form.js'
 
 /** How long a readiness answer about jitsi-web is reused (probes of several kubelets and scrapers). */
 const UPSTREAM_CHECK_CACHE_MS = 1000
@@ -65,7 +66,7 @@ export function createAdminServer(app: App, config: Config, lifecycle: Lifecycle
       res.end(req.method === 'HEAD' ? undefined : body)
     }
     if (path === '/revocations' && req.method === 'POST') {
-      readBody(req, 4096).then(
+      readText(req, 4096).then(
         (body) => (body !== undefined && app.acceptRevocation(body, header(req.headers['x-jos-signature'])) ? send(204, 'text/plain', '') : send(403, 'text/plain', 'refused\n')),
         () => send(400, 'text/plain', 'bad request\n'),
       )
@@ -98,16 +99,4 @@ export function createAdminServer(app: App, config: Config, lifecycle: Lifecycle
 
 function header(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v
-}
-
-/** A small body as text; undefined when it is larger than `limit`. */
-async function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > limit) return undefined
-    chunks.push(chunk)
-  }
-  return Buffer.concat(chunks).toString('utf8')
 }

@@ -72,7 +72,7 @@ export async function callbackEndpoint(d: SignInDeps, req: IncomingMessage, res:
   }
   const ttl = auth.cookie.sessionTtlSeconds
   const session: Session = {
-    identity, sid: randomBytes(16).toString('base64url'), policy: auth.policy, createdAt: Math.floor(Date.now() / 1000),
+    identity, sid: randomBytes(16).toString('base64url'), policy: auth.policy, createdAt: Date.now(),
     ...idpSessionOf(login.claims),
   }
   let sealed = await c.sealSession({ ...session, idToken: login.idToken }, ttl)

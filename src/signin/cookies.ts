@@ -25,7 +25,7 @@ export interface Session {
   readonly identity: Identity
   /** Absent in sessions made before it was kept. */
   readonly idp?: IdpSession
-  /** When the sign-in happened, seconds since the epoch (the cookie's iat). */
+  /** When the sign-in happened, ms since the epoch (sessions sealed before it was kept: their iat). */
   readonly createdAt: number
   /** Version of the rules and mappings that made `identity`; another version means sign in again. */
   readonly policy: string
@@ -129,8 +129,7 @@ export class CookieCodec {
   }
 
   async sealSession(session: Session, ttlSeconds: number, now?: number): Promise<string> {
-    const { createdAt: _, ...payload } = session
-    return this.seal('session', payload, ttlSeconds, now)
+    return this.seal('session', { ...session }, ttlSeconds, now)
   }
 
   /**
@@ -232,7 +231,7 @@ function toSession(p: JWTPayload): Session | undefined {
   const identity: Identity = { user: fields, moderator, features: flags, ...(typeof group === 'string' ? { group } : {}) }
   const idp = isRecord(p.idp) && typeof p.idp.sub === 'string' ? { sub: p.idp.sub, ...(typeof p.idp.sid === 'string' ? { sid: p.idp.sid } : {}) } : undefined
   return {
-    identity, sid: p.sid, policy: p.policy, createdAt: p.iat,
+    identity, sid: p.sid, policy: p.policy, createdAt: typeof p.createdAt === 'number' ? p.createdAt : p.iat * 1000,
     ...(idp ? { idp } : {}),
     ...(typeof p.idToken === 'string' ? { idToken: p.idToken } : {}),
   }

@@ -21,7 +21,7 @@ export async function frontchannelLogoutEndpoint(d: SignInDeps, req: IncomingMes
   if (!ours || sid === null || sid === '' || sid.length > 256) {
     return d.responder.respond(req, res, { code: 'BAD_REQUEST', detail: `front-channel logout without our iss and a sid (iss ${JSON.stringify(iss)})`, frameAncestor })
   }
-  d.revocations.revoke({ sid, at: Math.floor(Date.now() / 1000) })
+  d.revocations.revoke({ sid, at: Date.now() })
   d.log.info({ event: 'idp_logout', channel: 'front' }, 'the identity provider ended a session (front-channel logout)')
   const cookies = parseCookies(req.headers.cookie)
   const c = d.cookies

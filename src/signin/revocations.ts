@@ -17,12 +17,13 @@ export interface Revocation {
   readonly sid?: string | undefined
   /** The IdP's subject: its sessions that began before `at` are ended. */
   readonly sub?: string | undefined
-  /** When the logout happened, seconds since the epoch. */
+  /** When the logout happened, ms since the epoch. */
   readonly at: number
 }
 
 export class Revocations {
-  readonly #sids: LRUCache<string, true>
+  /** sid → when it was revoked (seconds). */
+  readonly #sids: LRUCache<string, number>
   readonly #subs: LRUCache<string, number>
   readonly #listeners: ((r: Revocation) => void)[] = []
 
@@ -30,14 +31,14 @@ export class Revocations {
   constructor(ttlSeconds: number, now: () => number = Date.now) {
     // ttlResolution 0: ask the clock each time (a cached reading would hide a moved test clock; the cost is one call).
     const opts = { max: MAX_ENTRIES, ttl: ttlSeconds * 1000, ttlResolution: 0, perf: { now } }
-    this.#sids = new LRUCache<string, true>(opts)
+    this.#sids = new LRUCache<string, number>(opts)
     this.#subs = new LRUCache<string, number>(opts)
   }
 
   /** Records a revocation; `relay`: tell the listeners (the other replicas) too. Returns whether it named anything. */
   revoke(r: Revocation, relay = true): boolean {
     if (r.sid === undefined && r.sub === undefined) return false
-    if (r.sid !== undefined) this.#sids.set(r.sid, true)
+    if (r.sid !== undefined) this.#sids.set(r.sid, Math.max(r.at, this.#sids.get(r.sid) ?? 0))
     if (r.sub !== undefined) this.#subs.set(r.sub, Math.max(r.at, this.#subs.get(r.sub) ?? 0))
     if (relay) for (const listen of this.#listeners) listen(r)
     return true
@@ -47,6 +48,11 @@ export class Revocations {
     const { idp } = session
     if (idp === undefined) return false
     if (idp.sid !== undefined && this.#sids.has(idp.sid)) return true
+    // An IdP whose ID tokens carry no sid may still name one in its logouts: LemonLDAP::NG's
+    // front-channel sid is the user's id (its sub). A session without a sid matches on sub then,
+    // like a logout by sub: only sessions that began before it.
+    const bySid = idp.sid === undefined ? this.#sids.get(idp.sub) : undefined
+    if (bySid !== undefined && session.createdAt <= bySid) return true
     const since = this.#subs.get(idp.sub)
     return since !== undefined && session.createdAt <= since
   }
