@@ -109,6 +109,13 @@ for (const overlay of ['hs256', 'rs256']) {
       const mounts = sidecar.volumeMounts as { mountPath: string; subPath?: string }[]
       t.ok(mounts.every((m) => m.subPath === undefined), 'no subPath: rotated Secrets reach the pod')
       t.ok(mounts.some((m) => cm.data.JWT_PRIVATE_KEY_FILE!.startsWith(m.mountPath)))
+      // The kubelet makes Secret files root-owned, group fsGroup: the sidecar's user must be able to read the key.
+      const key = (pod.volumes as { name: string; secret?: { defaultMode?: number } }[]).find((v) => v.secret)!
+      const mode = key.secret!.defaultMode ?? 0o644
+      const fsGroup = (pod.securityContext as { fsGroup?: number }).fsGroup
+      const readable = (mode & 0o004) !== 0 || ((mode & 0o040) !== 0 && fsGroup !== undefined && fsGroup === sidecar.securityContext.runAsGroup)
+      t.ok(readable, `the key (mode ${mode.toString(8)}, fsGroup ${fsGroup}) is readable by uid ${sidecar.securityContext.runAsUser}/gid ${sidecar.securityContext.runAsGroup}`)
+      t.equal(mode & 0o004, 0, 'and not by everyone')
     }
   })
 }
