@@ -180,8 +180,16 @@ t.test('a denied account sees the 403 page', async (t) => {
   checkSidecarPage(t, shown, { status: 403, heading: 'Access denied', logged: { event: 'login_denied', user: 'bob', ruleResult: false } })
   t.match(shown.text, /your account is not allowed to use this video conference service/)
   t.match(shown.text, /ask your administrator for access/, 'the next step')
-  t.equal(await page.locator('main a.button').count(), 0, 'no retry: it would not help')
   t.same((await context.cookies(stack.url)).filter((c) => c.name.includes('jos_')).map((c) => c.name), [], 'no session')
+  // Retrying would sign bob in again: the one button signs in with another account, back to the same room.
+  const another = page.locator('main a.button')
+  t.equal(await another.count(), 1)
+  t.equal(await another.textContent(), 'Sign in with another account')
+  t.equal(await another.getAttribute('href'), `${stack.url}/jitsi/login?room=MyRoom&prompt=login`)
+  await another.click()
+  await signInAtIdp(page, stack.idp.issuer, 'alice')
+  const room = await waitForRoom(page, stack.url, '/MyRoom')
+  t.ok(room.searchParams.get('jwt'), 'alice is in the room bob could not enter')
 })
 
 t.test('German browser: the 403 page in German', async (t) => {
