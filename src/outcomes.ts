@@ -63,7 +63,6 @@ export const OUTCOMES: Readonly<Record<OutcomeCode, OutcomeSpec>> = Object.freez
   OPEN_APP: row(200, undefined, true),
 })
 
-export const ERROR_CODES: readonly ErrorCode[] = (Object.keys(OUTCOMES) as OutcomeCode[]).filter((c): c is ErrorCode => OUTCOMES[c].level !== undefined)
 
 export class SidecarError extends Error {
   readonly code: ErrorCode
@@ -81,11 +80,7 @@ export class SidecarError extends Error {
   }
 }
 
-export function isSidecarError(err: unknown): err is SidecarError {
-  return err instanceof SidecarError
-}
-
 /** Any thrown value as a SidecarError: ours as they are, anything else INTERNAL (its name only: messages may hold secrets). */
 export function asSidecarError(err: unknown): SidecarError {
-  return isSidecarError(err) ? err : new SidecarError('INTERNAL', err instanceof Error ? err.name : 'error', { cause: err })
+  return err instanceof SidecarError ? err : new SidecarError('INTERNAL', err instanceof Error ? err.name : 'error', { cause: err })
 }

@@ -6,6 +6,7 @@ import { admit } from '../src/identity/claims.js'
 import { loadConfig } from '../src/config/load.js'
 import { OUTCOMES, asSidecarError, type OutcomeCode } from '../src/outcomes.js'
 
+const q = (query: string) => new URLSearchParams(query)
 const session: Session = { identity: { user: { id: 'u' }, moderator: false, features: {} }, policy: 'p', sid: 's', createdAt: 1 }
 
 t.test('decideRoom: a usable token passes, a session mints, guests pass only where allowed', async (t) => {
@@ -27,11 +28,11 @@ t.test('decideRoom: a usable token passes, a session mints, guests pass only whe
 
 t.test('loginTarget: room and tenant, or Jitsi state; anything else names the problem', async (t) => {
   const prefix = '/jitsi/'
-  t.same(loginTarget('room=MyRoom', prefix), { room: 'MyRoom', tenant: undefined, query: '', hash: '', electron: false })
-  t.same(loginTarget('room=My%20Room&tenant=acme', prefix), { room: 'My%20Room', tenant: 'acme', query: '', hash: '', electron: false })
-  t.same(loginTarget('room=R&tenant=', prefix), { room: 'R', tenant: undefined, query: '', hash: '', electron: false }, 'an empty tenant is none')
+  t.same(loginTarget(q('room=MyRoom'), prefix), { room: 'MyRoom', tenant: undefined, query: '', hash: '', electron: false })
+  t.same(loginTarget(q('room=My%20Room&tenant=acme'), prefix), { room: 'My%20Room', tenant: 'acme', query: '', hash: '', electron: false })
+  t.same(loginTarget(q('room=R&tenant='), prefix), { room: 'R', tenant: undefined, query: '', hash: '', electron: false }, 'an empty tenant is none')
   const state = encodeURIComponent(JSON.stringify({ room: 'R', tenant: 't', electron: true, 'config.startWithAudioMuted': true }))
-  t.same(loginTarget(`state=${state}`, prefix), { room: 'R', tenant: 't', query: '', hash: 'config.startWithAudioMuted=true', electron: true })
+  t.same(loginTarget(q(`state=${state}`), prefix), { room: 'R', tenant: 't', query: '', hash: 'config.startWithAudioMuted=true', electron: true })
   const bad: [string, string][] = [
     ['', 'login: missing or invalid room'],
     ['room=', 'login: missing or invalid room'],
@@ -42,7 +43,7 @@ t.test('loginTarget: room and tenant, or Jitsi state; anything else names the pr
     ['state=notjson', 'login: unusable state'],
     [`state=${encodeURIComponent(JSON.stringify({ room: 'config.js' }))}`, 'login: unusable state'],
   ]
-  for (const [query, why] of bad) t.equal(loginTarget(query, prefix), why, query)
+  for (const [query, why] of bad) t.equal(loginTarget(q(query), prefix), why, query)
 })
 
 t.test('decideCallback: only a state this browser started goes on', async (t) => {

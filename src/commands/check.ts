@@ -11,7 +11,7 @@ import { request } from 'undici'
 import { ConfigError, loadConfig, type Config, type Env, type JwtAlgorithm } from '../config/load.js'
 import { KeyStore, isRsa, kidHash } from '../token/keys.js'
 import { OidcClient } from '../oidc/client.js'
-import { tlsProblem } from '../oidc/transport.js'
+import { usableIdTokenAlgs } from '../oidc/configuration.js'
 import { TokenSigner } from '../token/sign.js'
 
 export interface ProsodyCheck {
@@ -119,9 +119,6 @@ export async function runCheck(opts: CheckOptions, io: CheckIo): Promise<number>
     for (const line of idpReport(meta)) io.out(`      ${line}`)
   } catch (err) {
     step(false, 'identity provider', (err as Error).message)
-    // A TLS failure's code and fix (unless the message says it already).
-    const tls = tlsProblem(err)
-    if (tls !== undefined && !(err as Error).message.includes(tls)) io.out(`      ${tls}`)
   } finally {
     await oidc.close()
   }
@@ -171,10 +168,10 @@ export async function runCheck(opts: CheckOptions, io: CheckIo): Promise<number>
 }
 
 /** What the IdP offers that the sidecar uses, one line each (see docs/identity-providers.md). */
-export function idpReport(meta: Readonly<Record<string, unknown>>): string[] {
+function idpReport(meta: Readonly<Record<string, unknown>>): string[] {
   const list = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [])
   const offered = list(meta.id_token_signing_alg_values_supported)
-  const usable = (offered.length > 0 ? offered : ['RS256']).filter((alg) => alg !== 'none')
+  const usable = usableIdTokenAlgs(offered.length > 0 ? offered : undefined)
   const has = (key: string) => (typeof meta[key] === 'string' ? 'yes' : 'no')
   return [
     `ID-token algorithms offered: ${offered.length > 0 ? offered.join(', ') : '(not listed: RS256 assumed)'}; usable: ${usable.join(', ') || 'none'} (HS* with OIDC_CLIENT_SECRET)`,

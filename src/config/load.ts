@@ -7,14 +7,13 @@ import { createHash, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { Rule } from '../identity/rule.js'
 import { isRsa, parsePrivateKey } from '../token/rsa-keys.js'
-import { isLoopback, parseCidr, parseGroup, parseListenAddress } from './parse.js'
+import { isLoopback, parseCidr, parseGroup, parseListenAddress, pemCertificates } from './parse.js'
 import { Reader } from './reader.js'
 import { GROUPS_SEPARATOR_DEFAULT } from './variables.js'
 import type { AuthConfig, Config, Env, JwtConfig, OidcConfig } from './types.js'
 
 export type * from './types.js'
-export { ACCESS_LOGS, JWT_ALGORITHMS } from './types.js'
-export { isLoopback, parseListenAddress, splitTopLevel } from './parse.js'
+export { parseListenAddress, splitTopLevel } from './parse.js'
 export { SECRET_VARIABLES, VARIABLES } from './variables.js'
 
 export class ConfigError extends Error {
@@ -110,7 +109,7 @@ function readOidc(r: Reader, publicUrl: URL | undefined, pathPrefix: string, gro
   const caPems = (text: string): string[] => {
     const other = /-----BEGIN ((?!CERTIFICATE-----)[A-Z0-9 ]+)-----/.exec(text)?.[1]
     if (other !== undefined) throw new Error(`holds a ${other}, not only certificates: give the CA certificates alone (-----BEGIN CERTIFICATE----- blocks)`)
-    const pems = text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []
+    const pems = pemCertificates(text)
     if (pems.length === 0) throw new Error('is not PEM CA certificates: it has no -----BEGIN CERTIFICATE----- block (a DER file converts with `openssl x509 -inform der -in ca.der -out ca.pem`)')
     pems.forEach((pem, i) => {
       try {

@@ -62,3 +62,8 @@ export function splitTopLevel(text: string): string[] {
 export function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname)
 }
+
+/** The `-----BEGIN CERTIFICATE-----` blocks of a PEM text. */
+export function pemCertificates(text: string): string[] {
+  return text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []
+}

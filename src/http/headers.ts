@@ -7,7 +7,7 @@
  * hot path, so everything that can be is decided at start-up.
  */
 import { BlockList } from 'node:net'
-import type { IncomingHttpHeaders } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 
 /**
  * Hop-by-hop headers (RFC 9110 7.6.1) and ones undici manages itself: never
@@ -24,6 +24,12 @@ export interface ForwardPolicy {
   readonly ownCookies: string | undefined
 }
 
+/** A request header's value; the first, if it was sent more than once. */
+export function firstHeader(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name]
+  return Array.isArray(v) ? v[0] : v
+}
+
 /** Builds the BlockList of TRUSTED_PROXIES once, at start-up. */
 export function trustList(cidrs: readonly { address: string; prefix: number; family: 'ipv4' | 'ipv6' }[]): BlockList | undefined {
   if (cidrs.length === 0) return undefined
@@ -38,7 +44,7 @@ export function isTrustedPeer(address: string, trusted: BlockList | undefined): 
 }
 
 /** The peer's address, IPv4-mapped IPv6 addresses as plain IPv4. */
-export function peerAddress(remoteAddress: string | undefined): string {
+function peerAddress(remoteAddress: string | undefined): string {
   const remote = remoteAddress ?? ''
   return remote.startsWith('::ffff:') ? remote.slice(7) : remote
 }

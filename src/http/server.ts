@@ -26,7 +26,7 @@ import { KeyStore, isRsa } from '../token/keys.js'
 import { servePublicKeys } from '../token/keyserver.js'
 import { TokenSigner } from '../token/sign.js'
 import { route, type EndpointTable } from './endpoints.js'
-import { clientAddress, trustList } from './headers.js'
+import { clientAddress, firstHeader, trustList } from './headers.js'
 import { createProxy, type Proxy } from './proxy.js'
 import { Responder, failure } from './respond.js'
 
@@ -74,7 +74,8 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   })
 
   let signIn: SignInDeps | undefined
-  let relay: RevocationRelay | undefined
+  /** A revocation relayed by another replica, recorded when its signature holds. */
+  let acceptRelayed: (body: string, signature: string | undefined) => boolean = () => false
   let endpoints: EndpointTable = {}
   let stopWatching = () => {}
   if (auth) {
@@ -91,9 +92,15 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       },
     })
     const revocations = new Revocations(auth.cookie.sessionTtlSeconds)
-    relay = new RevocationRelay(auth.cookie.secrets, auth.logoutPeers, log)
-    const toPeers = relay
-    revocations.onRevoke((r) => void toPeers.send(r))
+    const relay = new RevocationRelay(auth.cookie.secrets, auth.logoutPeers, log)
+    revocations.onRevoke((r) => void relay.send(r))
+    acceptRelayed = (body, signature) => {
+      const r = relay.accept(body, signature)
+      if (!r) return false
+      revocations.revoke(r, false)
+      log.info({ event: 'idp_logout', channel: 'relay' }, 'another replica relayed a logout from the identity provider')
+      return true
+    }
     const d: SignInDeps = {
       config,
       auth,
@@ -162,7 +169,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     const url = req.url ?? '/'
     const q = url.indexOf('?')
     const path = q === -1 ? url : url.slice(0, q)
-    const c = classify({ method: req.method ?? 'GET', path, secFetchMode: header(req, 'sec-fetch-mode'), accept: header(req, 'accept') }, prefix)
+    const c = classify({ method: req.method ?? 'GET', path, secFetchMode: firstHeader(req, 'sec-fetch-mode'), accept: firstHeader(req, 'accept') }, prefix)
     observe(req, res, c.kind === 'pass' ? 'proxy' : c.kind)
     if (c.kind === 'pass') return proxy.web(req, res)
     const query = q === -1 ? '' : url.slice(q + 1)
@@ -221,13 +228,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
         (err: Error) => log.warn({ event: 'oidc_discovery_failed', issuer: auth?.oidc.issuer.href, error: err.message }, 'identity provider not reachable yet; will retry'),
       )
     },
-    acceptRevocation(body, signature) {
-      const r = relay?.accept(body, signature)
-      if (!r || !signIn) return false
-      signIn.revocations.revoke(r, false)
-      log.info({ event: 'idp_logout', channel: 'relay' }, 'another replica relayed a logout from the identity provider')
-      return true
-    },
+    acceptRevocation: (body, signature) => acceptRelayed(body, signature),
     openResponses: () => open,
     closeUpgraded() {
       const closed = proxy.closeWebSockets()
@@ -255,11 +256,6 @@ const OWN_COOKIE_MARK = 'jos_'
 
 function upstreamDetail(err: Error): string {
   return `upstream unavailable: ${(err as NodeJS.ErrnoException).code ?? err.message}`
-}
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name]
-  return Array.isArray(v) ? v[0] : v
 }
 
 /** The request's own path (no query: it may hold a token) as a retry link on PUBLIC_URL's origin. */

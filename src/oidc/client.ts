@@ -7,7 +7,7 @@
  * discovery retry pause, the key set's ages and pauses, and openid-client's
  * checks of the ID token's times.
  */
-import type { FetchImplementation } from 'jose'
+import type { CryptoKey, FetchImplementation, FlattenedJWSInput, JWSHeaderParameters } from 'jose'
 import type * as client from 'openid-client'
 import { performance } from 'node:perf_hooks'
 import type { Dispatcher } from 'undici'
@@ -16,15 +16,14 @@ import { SidecarError } from '../outcomes.js'
 import { Metrics } from '../ops/metrics.js'
 import type { Claims } from '../identity/rule.js'
 import { noteErrorBody, signatureError, toSidecarError } from './errors.js'
-import { clientMetadata, configurationOptions, reconfigure } from './configuration.js'
+import { clientMetadata, configurationOptions, reconfigure, usableIdTokenAlgs } from './configuration.js'
 import { KeySet } from './key-set.js'
 import { verifyLogoutToken, type LogoutTokenClaims } from './logout-token.js'
 import { idpDispatcher } from './transport.js'
 import { loadIdpModules, type IdpModules } from './modules.js'
 import type { IdpFetch, LoginChecks, LoginResult, LoginStart, OidcClientOptions } from './types.js'
 
-export { toSidecarError } from './errors.js'
-export type { IdpFetch, LoginChecks, LoginResult, LoginStart, OidcClientOptions } from './types.js'
+export type { IdpFetch, LoginResult, OidcClientOptions } from './types.js'
 
 /** After a failed discovery, callers within this window get the same failure instead of a new attempt. */
 export const DISCOVERY_RETRY_MS = 2000
@@ -41,6 +40,8 @@ interface Discovered {
   /** Whether RP-initiated logout is offered. */
   readonly hasEndSession: boolean
   readonly hasUserinfo: boolean
+  /** As discovery wrote it: what the IdP's tokens carry in `iss`. */
+  readonly issuer: string
 }
 
 export class OidcClient {
@@ -59,12 +60,11 @@ export class OidcClient {
   #endpoints: Readonly<Record<string, string | undefined>> = {}
 
   /** The HS* key: the client secret's bytes (OIDC Core 10.1). */
-  get #secret(): Uint8Array {
-    return new TextEncoder().encode(this.#cfg.clientSecret)
-  }
+  readonly #secret: Uint8Array
 
   constructor(cfg: OidcConfig, metrics?: Metrics, options: OidcClientOptions = {}) {
     this.#cfg = cfg
+    this.#secret = new TextEncoder().encode(cfg.clientSecret)
     this.#metrics = metrics
     this.#opts = options
     this.#now = this.#opts.now ?? Date.now
@@ -123,7 +123,7 @@ export class OidcClient {
       const jwksUri = new URL(meta.jwks_uri)
       if (jwksUri.protocol !== 'https:' && !(cfg.allowHttp && jwksUri.protocol === 'http:')) throw new SidecarError('IDP_UNAVAILABLE', `discovery: the jwks_uri is not https (${jwksUri.protocol}); OIDC_ALLOW_HTTP=1 allows http for development`)
       // HS* are signed with our client secret (OIDC Core 10.1), as LemonLDAP::NG does by default; `none` never.
-      const algs = (meta.id_token_signing_alg_values_supported ?? ['RS256']).filter((alg) => alg !== 'none')
+      const algs = usableIdTokenAlgs(meta.id_token_signing_alg_values_supported)
       if (algs.length === 0) throw new SidecarError('IDP_MISCONFIGURED', 'discovery: the IdP offers only unsigned ID tokens (alg none); configure the client for RS256')
       const keys = new KeySet(idp, {
         url: jwksUri,
@@ -137,7 +137,7 @@ export class OidcClient {
       // Kept from the metadata once: serverMetadata() clones it on every call.
       this.#endpoints = meta as Readonly<Record<string, string | undefined>>
       const hasEndSession = meta.end_session_endpoint !== undefined && URL.canParse(meta.end_session_endpoint)
-      this.#discovered = { idp, configuration, skew, keys, idTokenAlgs: algs, hasEndSession, hasUserinfo: meta.userinfo_endpoint !== undefined }
+      this.#discovered = { idp, configuration, skew, keys, issuer: meta.issuer, idTokenAlgs: algs, hasEndSession, hasUserinfo: meta.userinfo_endpoint !== undefined }
       this.#lastFailure = undefined
       return this.#discovered
     } catch (err) {
@@ -227,7 +227,7 @@ export class OidcClient {
   async #verifySignature({ idp, keys, idTokenAlgs }: Discovered, idToken: string): Promise<void> {
     try {
       // The signature only: openid-client has checked the claims, with its clock tolerance.
-      await idp.compactVerify(idToken, (header, token) => (header.alg.startsWith('HS') ? this.#secret : keys.key(header, token)), { algorithms: idTokenAlgs })
+      await idp.compactVerify(idToken, this.#keyFor(keys), { algorithms: idTokenAlgs })
     } catch (err) {
       throw signatureError(err)
     }
@@ -252,14 +252,24 @@ export class OidcClient {
     return discovered.idp.openid.buildEndSessionUrl(discovered.configuration, params).href
   }
 
+  /** The key for a token's header: the client secret for HS* (OIDC Core 10.1), else the IdP's key set. */
+  #keyFor(keys: KeySet): (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<CryptoKey> | Uint8Array {
+    return (header, token) => (header.alg?.startsWith('HS') ? this.#secret : keys.key(header, token))
+  }
+
+  /** Whether `iss` is the IdP's issuer exactly as its discovery document says it (what its tokens carry). Throws SidecarError. */
+  async isIssuer(iss: string): Promise<boolean> {
+    return iss === (await this.#discovery()).issuer
+  }
+
   /** Validates a back-channel logout token (see logout-token.ts). Throws SidecarError. */
   async verifyLogoutToken(token: string): Promise<LogoutTokenClaims> {
     const d = await this.#discovery()
     return verifyLogoutToken(d.idp, token, {
-      issuer: d.configuration.serverMetadata().issuer,
+      issuer: d.issuer,
       clientId: this.#cfg.clientId,
       algorithms: d.idTokenAlgs,
-      key: (header, t) => (header.alg?.startsWith('HS') ? this.#secret : d.keys.key(header, t)),
+      key: this.#keyFor(d.keys),
       now: this.#now() / 1000,
     })
   }

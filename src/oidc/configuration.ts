@@ -8,6 +8,11 @@ import type * as client from 'openid-client'
 import type { OidcConfig } from '../config/types.js'
 import type { IdpModules } from './modules.js'
 
+/** The ID-token algorithms we accept from what discovery offers: all but `none` (HS* with the client secret); RS256 when unlisted. */
+export function usableIdTokenAlgs(offered: readonly string[] | undefined): string[] {
+  return (offered ?? ['RS256']).filter((alg) => alg !== 'none')
+}
+
 export function clientMetadata({ openid }: IdpModules, cfg: OidcConfig, skew: number): Partial<client.ClientMetadata> {
   return { client_secret: cfg.clientSecret, [openid.clockSkew]: skew }
 }

@@ -4,17 +4,15 @@
  * names, OAuth error codes and the libraries' fixed messages).
  */
 import { SidecarError } from '../outcomes.js'
+import { findCause, printable } from './causes.js'
 import { loadedIdpModules } from './modules.js'
 import { tlsProblem } from './transport.js'
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'OAUTH_TIMEOUT', 'ETIMEDOUT'])
 
 function causeCode(err: unknown): string | undefined {
-  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code
-    if (typeof code === 'string' && (code.startsWith('UND_ERR') || code.startsWith('E') || code === 'OAUTH_TIMEOUT')) return code
-  }
-  return undefined
+  const isCode = (code: unknown): code is string => typeof code === 'string' && (code.startsWith('UND_ERR') || code.startsWith('E') || code === 'OAUTH_TIMEOUT')
+  return findCause(err, (e) => isCode(e.code))?.code as string | undefined
 }
 
 /** Translates openid-client and undici failures of `step` (discovery, code exchange, ...) into our codes. */
@@ -104,7 +102,7 @@ function answered(err: Error): { status: number; url: string; said: string } | u
   const cause = err.cause as { status?: unknown; url?: unknown; [ERROR_BODY]?: { error: string; description: unknown } } | undefined
   if (typeof cause !== 'object' || cause === null || typeof cause.status !== 'number') return undefined
   const body = cause[ERROR_BODY]
-  const said = body ? ` error=${safe(body.error)}${describe(typeof body.description === 'string' ? body.description : undefined)}` : ''
+  const said = body ? ` error=${safe(body.error)}${describe(body.description)}` : ''
   return { status: cause.status, url: typeof cause.url === 'string' ? cause.url.slice(0, 200) : '', said }
 }
 
@@ -115,9 +113,8 @@ function answered(err: Error): { status: number; url: string; said: string } | u
  */
 function algorithmMismatch(top: Error, step: string): SidecarError | undefined {
   // openid-client wraps oauth4webapi's error ("invalid response encountered"), whose cause says which alg.
-  let err: unknown = top
-  for (let depth = 0; err instanceof Error && !/unexpected JWT "alg"/.test(err.message); depth++) err = depth < 3 ? err.cause : undefined
-  if (!(err instanceof Error)) return undefined
+  const err = findCause(top, (e) => /unexpected JWT "alg"/.test(e.message))
+  if (!err) return undefined
   const cause = err.cause as { header?: { alg?: unknown }; expected?: unknown } | undefined
   // An unsigned token is never a setting: it is a forgery, a failed sign-in.
   if (typeof cause?.header?.alg !== 'string' || cause.header.alg === 'none') return undefined
@@ -131,8 +128,7 @@ function algorithmMismatch(top: Error, step: string): SidecarError | undefined {
 }
 
 /** error_description, bounded to printable text so nothing else reaches a log. */
-function describe(value: string | undefined): string {
-  if (typeof value !== 'string' || value === '') return ''
-  const text = value.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)
-  return ` error_description=${JSON.stringify(text)}`
+function describe(value: unknown): string {
+  const text = printable(value, 200)
+  return text === undefined ? '' : ` error_description=${JSON.stringify(text)}`
 }

@@ -9,7 +9,7 @@ import type { CryptoKey, FlattenedJWSInput, JWSHeaderParameters } from 'jose'
 import { SidecarError } from '../outcomes.js'
 import type { IdpModules } from './modules.js'
 
-export const BACKCHANNEL_EVENT = 'http://schemas.openid.net/event/backchannel-logout'
+const BACKCHANNEL_EVENT = 'http://schemas.openid.net/event/backchannel-logout'
 /** How old a logout token may be: the IdP sends it as the session ends. */
 const MAX_AGE_S = 300
 

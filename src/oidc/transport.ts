@@ -15,9 +15,10 @@ import type { Dispatcher } from 'undici'
 // Its own file because the index loads much more (see forward.ts); already loaded by the pool forward.ts uses.
 import buildConnector from 'undici/lib/core/connect.js'
 import type { OidcConfig } from '../config/types.js'
+import { pemCertificates } from '../config/parse.js'
+import { findCause, printable } from './causes.js'
 import type { IdpModules } from './modules.js'
 
-const build = buildConnector
 
 export function idpDispatcher({ Agent }: IdpModules, cfg: OidcConfig): Dispatcher {
   const t = cfg.timeoutMs
@@ -32,7 +33,7 @@ function extraCaCertificates(): string[] {
   const file = process.env.NODE_EXTRA_CA_CERTS
   if (!file) return []
   try {
-    return readFileSync(file, 'utf8').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []
+    return pemCertificates(readFileSync(file, 'utf8'))
   } catch {
     // Node warned of it at start-up.
     return []
@@ -49,8 +50,8 @@ const unbracket = (hostname: string) => hostname.replace(/^\[(.*)\]$/, '$1')
  */
 function internalConnector(issuer: URL, internal: URL, options: buildConnector.BuildOptions): buildConnector.connector {
   const publicName = unbracket(issuer.hostname)
-  const direct = build(options)
-  const redirected = build({ ...options, checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(publicName, cert) })
+  const direct = buildConnector(options)
+  const redirected = buildConnector({ ...options, checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(publicName, cert) })
   const target = {
     protocol: internal.protocol,
     hostname: unbracket(internal.hostname),
@@ -65,14 +66,11 @@ function internalConnector(issuer: URL, internal: URL, options: buildConnector.B
   }
 }
 
+/** Error codes of TLS failures (Node's and OpenSSL's). */
+const TLS_CODE = /^(?:CERT_|ERR_TLS_|ERR_SSL_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_)[A-Z0-9_]{1,60}$/
 /** Untrusted chains: the cure is the CA. */
 const UNTRUSTED = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT', 'CERT_UNTRUSTED'])
 const ADD_CA = 'with OIDC_CA_FILE (or NODE_EXTRA_CA_CERTS)'
-
-/** Text from a TLS error (a host name, a certificate's names), bounded and printable. */
-function printable(value: unknown, max: number): string | undefined {
-  return typeof value === 'string' && value !== '' ? value.replace(/[^\x20-\x7e]/g, '?').slice(0, max) : undefined
-}
 
 function explain(code: string, err: object): string {
   const what = `(${code})`
@@ -110,17 +108,7 @@ function explain(code: string, err: object): string {
  * cause is a TLS failure.
  */
 export function tlsProblem(err: unknown): string | undefined {
-  const queue: unknown[] = [err]
-  const seen = new Set<unknown>()
-  for (let i = 0; i < queue.length && i < 32; i++) {
-    const e = queue[i]
-    if (typeof e !== 'object' || e === null || seen.has(e)) continue
-    seen.add(e)
-    const code = (e as { code?: unknown }).code
-    if (typeof code === 'string' && /^(?:CERT_|ERR_TLS_|ERR_SSL_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_)[A-Z0-9_]{1,60}$/.test(code)) return explain(code, e)
-    queue.push((e as { cause?: unknown }).cause)
-    // Several addresses tried (happy eyeballs): each one's failure.
-    if (e instanceof AggregateError && Array.isArray(e.errors)) queue.push(...e.errors.slice(0, 8))
-  }
-  return undefined
+  const failed = findCause(err, (e) => typeof e.code === 'string' && TLS_CODE.test(e.code))
+  return failed ? explain(failed.code as string, failed) : undefined
 }
+

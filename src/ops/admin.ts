@@ -10,6 +10,7 @@ import type { Config } from '../config/load.js'
 import type { Logger } from './log.js'
 import type { App } from '../http/server.js'
 import { readText } from '../http/form.js'
+import { firstHeader } from '../http/headers.js'
 
 /** How long a readiness answer about jitsi-web is reused (probes of several kubelets and scrapers). */
 const UPSTREAM_CHECK_CACHE_MS = 1000
@@ -67,7 +68,7 @@ export function createAdminServer(app: App, config: Config, lifecycle: Lifecycle
     }
     if (path === '/revocations' && req.method === 'POST') {
       readText(req, 4096).then(
-        (body) => (body !== undefined && app.acceptRevocation(body, header(req.headers['x-jos-signature'])) ? send(204, 'text/plain', '') : send(403, 'text/plain', 'refused\n')),
+        (body) => (body !== undefined && app.acceptRevocation(body, firstHeader(req, 'x-jos-signature')) ? send(204, 'text/plain', '') : send(403, 'text/plain', 'refused\n')),
         () => send(400, 'text/plain', 'bad request\n'),
       )
       return
@@ -95,8 +96,4 @@ export function createAdminServer(app: App, config: Config, lifecycle: Lifecycle
         return send(404, 'text/plain', 'not found\n')
     }
   })
-}
-
-function header(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v
 }

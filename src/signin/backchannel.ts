@@ -21,8 +21,9 @@ export async function backchannelLogoutEndpoint(d: SignInDeps, req: IncomingMess
     return d.responder.respond(req, res, failure(err))
   }
   // With a sid, that IdP session alone; without, all of the subject's sessions from before the logout.
-  // The token's iat has whole seconds: a sign-in within that second counts as before the logout.
-  const at = claims.iat * 1000 + 999
+  // When we heard of it, not the token's iat: the IdP's clock may run ahead of ours, and a sign-in
+  // after this moment is a new session the logout cannot have meant.
+  const at = Date.now()
   d.revocations.revoke(claims.sid !== undefined ? { sid: claims.sid, at } : { sub: claims.sub, at })
   d.log.info({ event: 'idp_logout', channel: 'back', bySid: claims.sid !== undefined }, 'the identity provider ended a session (back-channel logout)')
   res.writeHead(200, { 'cache-control': 'no-store', 'content-length': '0' })

@@ -10,6 +10,7 @@ import { createHmac, hash, hkdfSync, timingSafeEqual, webcrypto } from 'node:cry
 import { EncryptJWT, jwtDecrypt, type CryptoKey, type JWTPayload } from 'jose'
 import { LRUCache } from 'lru-cache'
 import type { Identity } from '../identity/claims.js'
+import type { LoginChecks } from '../oidc/types.js'
 import type { ReturnTarget } from '../rooms/target.js'
 
 export type Purpose = 'session' | 'tx'
@@ -33,14 +34,6 @@ export interface Session {
   readonly sid: string
   /** The ID token, for RP-initiated logout's id_token_hint (left out when it would not fit in a cookie). */
   readonly idToken?: string
-}
-
-/** What the callback checks the IdP's answer against. */
-export interface LoginChecks {
-  readonly state: string
-  readonly nonce: string
-  /** The PKCE code verifier. */
-  readonly verifier: string
 }
 
 /** One login in progress, sealed in its own cookie: the checks and where to return. */

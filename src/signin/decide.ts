@@ -43,8 +43,7 @@ export function decideRoom(f: RoomFacts): RoomDecision {
  * which also carries the tenant, config overrides and whether the desktop app
  * asked. A string says what is wrong (for the log).
  */
-export function loginTarget(query: string, prefix: string): ReturnTarget | string {
-  const params = new URLSearchParams(query)
+export function loginTarget(params: URLSearchParams, prefix: string): ReturnTarget | string {
   const state = params.get('state')
   let target: ReturnTarget | undefined
   if (state !== null) {

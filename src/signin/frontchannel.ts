@@ -7,6 +7,7 @@
  * The answer is a page the IdP's origin may frame.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { failure } from '../http/respond.js'
 import { parseCookies } from './cookies.js'
 import type { SignInDeps } from './deps.js'
 
@@ -14,12 +15,16 @@ export async function frontchannelLogoutEndpoint(d: SignInDeps, req: IncomingMes
   const params = new URLSearchParams(query)
   const iss = params.get('iss')
   const sid = params.get('sid')
-  const issuer = d.auth.oidc.issuer.href
-  // Issuers are compared as written in discovery; a trailing slash is the usual difference.
-  const ours = iss !== null && (iss === issuer || `${iss}/` === issuer || iss === `${issuer}/`)
   const frameAncestor = d.auth.oidc.issuer.origin
+  let ours: boolean
+  try {
+    // Compared with the issuer of the discovery document, as the IdP writes it in its tokens.
+    ours = iss !== null && (await d.oidc.isIssuer(iss))
+  } catch (err) {
+    return d.responder.respond(req, res, failure(err, { frameAncestor }))
+  }
   if (!ours || sid === null || sid === '' || sid.length > 256) {
-    return d.responder.respond(req, res, { code: 'BAD_REQUEST', detail: `front-channel logout without our iss and a sid (iss ${JSON.stringify(iss)})`, frameAncestor })
+    return d.responder.respond(req, res, { code: 'BAD_REQUEST', detail: `front-channel logout without our iss and a sid (iss ${JSON.stringify(iss?.slice(0, 200) ?? null)})`, frameAncestor })
   }
   d.revocations.revoke({ sid, at: Date.now() })
   d.log.info({ event: 'idp_logout', channel: 'front' }, 'the identity provider ended a session (front-channel logout)')

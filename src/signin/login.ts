@@ -12,11 +12,12 @@ import { currentSession, sendToRoom, type SignInDeps } from './deps.js'
 
 /** `PATH_PREFIX` + `login`. */
 export async function loginEndpoint(d: SignInDeps, req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
-  const target = loginTarget(query, d.auth.pathPrefix)
+  const params = new URLSearchParams(query)
+  const target = loginTarget(params, d.auth.pathPrefix)
   if (typeof target === 'string') return d.responder.respond(req, res, { code: 'BAD_REQUEST', detail: target })
   const cookies = parseCookies(req.headers.cookie)
   // `prompt=login`: another account (after Access denied): whatever session there is does not count.
-  const another = new URLSearchParams(query).get('prompt') === 'login'
+  const another = params.get('prompt') === 'login'
   const decision = decideRoom({ tokenUsable: false, session: another ? undefined : await currentSession(d, cookies), guestsPass: false })
   if (decision.kind === 'mint') return sendToRoom(d, req, res, decision.session, target)
   return startLogin(d, req, res, target, cookies, another ? { prompt: 'login' } : {})

@@ -7,6 +7,7 @@ import t from 'tap'
 import { Browser } from '../fixtures/client.js'
 import { signIn } from '../fixtures/signin.js'
 import { COOKIE_SECRET, startStack } from '../fixtures/stack.js'
+import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { SignJWT, exportJWK, generateKeyPair } from 'jose'
 import { request } from 'undici'
@@ -37,16 +38,27 @@ t.test('front-channel logout: iss and sid end the session, with or without our c
   const bad = await new Browser().fetch(`${stack.url}/jitsi/frontchannel-logout?iss=${encodeURIComponent('https://evil.example')}&sid=${sid}`)
   t.equal(bad.status, 400, 'another issuer: refused')
   t.equal((await alice.fetch(`${stack.url}/MyRoom`)).location?.includes('jwt='), true, 'and nothing was revoked')
+  const otherSid = await new Browser().fetch(`${stack.url}/jitsi/frontchannel-logout?iss=${encodeURIComponent(stack.idp.issuer)}&sid=another-session`)
+  t.equal(otherSid.status, 200, 'another IdP session: taken')
+  t.equal((await alice.fetch(`${stack.url}/MyRoom`)).location?.includes('jwt='), true, 'but this one goes on: the sid decides')
 
   // The IdP's iframe, without our cookies (third-party frames often lack them).
   const frame = await new Browser().fetch(`${stack.url}/jitsi/frontchannel-logout?iss=${encodeURIComponent(stack.idp.issuer)}&sid=${encodeURIComponent(sid!)}`)
   t.equal(frame.status, 200)
-  t.match(frame.headers['content-security-policy'], new RegExp(`frame-ancestors ${new URL(stack.idp.issuer).origin}$`), 'the IdP may frame it')
+  t.ok(String(frame.headers['content-security-policy']).endsWith(`frame-ancestors ${new URL(stack.idp.issuer).origin}`), 'the IdP may frame it')
   t.equal(frame.headers['x-frame-options'], undefined)
   const after = await alice.fetch(`${stack.url}/MyRoom`)
   t.equal(after.status, 302)
   t.ok(after.location?.startsWith(stack.idp.issuer), 'after: sent to sign in again, no token')
-  t.ok(stack.logs.some((l) => l.includes('"event":"idp_logout"')), 'logged')
+  t.ok(stack.logs.some((l) => l.includes('"event":"idp_logout"') && l.includes('"channel":"front"')), 'logged')
+
+  // With our cookie along (a first-party frame): the cookie is cleared too.
+  const bob = new Browser()
+  await signIn(stack, bob, '/MyRoom', 'carol')
+  const bobSid = (await idpSessionOf(bob, stack.url)).sid!
+  const withCookie = await bob.fetch(`${stack.url}/jitsi/frontchannel-logout?iss=${encodeURIComponent(stack.idp.issuer)}&sid=${encodeURIComponent(bobSid)}`)
+  t.equal(withCookie.status, 200)
+  t.match(withCookie.setCookies.join('\n'), /jos_session=; Max-Age=0/, 'the session cookie is cleared')
 })
 
 t.test('back-channel logout from the real IdP: signing out there ends the session here', async (t) => {
@@ -95,14 +107,19 @@ t.test('back-channel logout tokens are checked as the spec asks', async (t) => {
   for (const [why, logoutToken] of bad) t.equal(await post(logoutToken), 400, why)
   t.equal(await post('not a jwt'), 400)
   t.match((await alice.fetch(`${stack.url}/MyRoom`)).location, /[?&]jwt=/, 'none of them ended the session')
+  t.equal(await post(await token({ sid: 'another-session' })), 200, 'a valid one for another IdP session')
+  t.match((await alice.fetch(`${stack.url}/MyRoom`)).location, /[?&]jwt=/, 'leaves this one: the sid decides')
   t.equal(await post(await token({})), 200, 'a valid one')
   t.ok((await alice.fetch(`${stack.url}/MyRoom`)).location?.startsWith(stack.idp.issuer), 'ends it')
 
   // By subject: every session that began before the logout; a later sign-in is not touched.
   const carol = new Browser()
   await signIn(stack, carol, '/MyRoom', 'carol')
-  t.equal(await post(await token({ sid: undefined, sub: 'carol', iat: now + 5 })), 200)
+  t.equal(await post(await token({ sid: undefined, sub: 'carol' })), 200)
   t.ok((await carol.fetch(`${stack.url}/MyRoom`)).location?.startsWith(stack.idp.issuer), 'sub: her earlier session is ended')
+  const later = new Browser()
+  t.ok((await signIn(stack, later, '/MyRoom', 'carol')).jwt, 'she signs in again')
+  t.match((await later.fetch(`${stack.url}/MyRoom`)).location, /[?&]jwt=/, 'and that later session is not touched')
 })
 
 t.test('LOGOUT_PEERS: a logout one replica hears of ends the session on the others', async (t) => {
@@ -127,4 +144,33 @@ t.test('LOGOUT_PEERS: a logout one replica hears of ends the session on the othe
   const forged = await request(`http://127.0.0.1:${adminPort}/revocations`, { method: 'POST', body: JSON.stringify({ sub: 'carol', at: 1, sent: Math.floor(Date.now() / 1000) }), headers: { 'x-jos-signature': 'A'.repeat(43) } })
   await forged.body.dump()
   t.equal(forged.statusCode, 403, 'a message without the shared key is refused')
+  const huge = await request(`http://127.0.0.1:${adminPort}/revocations`, { method: 'POST', body: 'x'.repeat(10_000), headers: { 'x-jos-signature': 'A'.repeat(43) } })
+  await huge.body.dump()
+  t.equal(huge.statusCode, 403, 'so is one too large to be ours')
+})
+
+t.test('LOGOUT_PEERS naming a replica that is down: a warning, and the logout still holds here', async (t) => {
+  const closed = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo
+      probe.close(() => resolve(port))
+    })
+  })
+  const stack = await startStack({ env: { LOGOUT_PEERS: `127.0.0.1:${closed}` } })
+  t.teardown(() => stack.close())
+  const alice = new Browser()
+  await signIn(stack, alice, '/MyRoom', 'alice')
+  const { sid } = await idpSessionOf(alice, stack.url)
+  t.equal((await new Browser().fetch(`${stack.url}/jitsi/frontchannel-logout?iss=${encodeURIComponent(stack.idp.issuer)}&sid=${encodeURIComponent(sid!)}`)).status, 200)
+  t.ok(await eventually(() => stack.logs.some((l) => l.includes('"event":"relay_failed"'))), 'the failed relay is logged')
+  t.ok((await alice.fetch(`${stack.url}/MyRoom`)).location?.startsWith(stack.idp.issuer), 'the session ended on this replica all the same')
+})
+
+t.test('front-channel logout while the IdP cannot be discovered: an error page the IdP may still frame', async (t) => {
+  const stack = await startStack({ idpDown: true })
+  t.teardown(() => stack.close())
+  const frame = await new Browser().fetch(`${stack.url}/jitsi/frontchannel-logout?iss=${encodeURIComponent(stack.idp.issuer)}&sid=s`)
+  t.equal(frame.status, 503)
+  t.ok(String(frame.headers['content-security-policy']).endsWith(`frame-ancestors ${new URL(stack.idp.issuer).origin}`))
+  t.equal(frame.headers['x-frame-options'], undefined)
 })
