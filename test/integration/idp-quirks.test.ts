@@ -52,6 +52,20 @@ t.test('the token endpoint answering 500 server_error: the IdP reported an error
   t.ok(line!.length < 1200, 'bounded')
 })
 
+t.test('the token endpoint answering an HTML error page: the IdP failed, with status and URL in the log', async (t) => {
+  const stack = await startStack()
+  t.teardown(() => stack.close())
+  stack.idp.onRequest = (req, res) => {
+    if (!(req.url ?? '').startsWith('/token')) return false
+    res.writeHead(502, { 'content-type': 'text/html' }).end('<html>Bad Gateway</html>')
+    return true
+  }
+  const { done } = await signIn(stack, new Browser(), '/MyRoom', 'alice')
+  t.equal(done.status, 502)
+  t.match(done.body, /reported an error/)
+  t.match(stack.logs.join('\n'), /"code":"IDP_ERROR".*code exchange: http:\/\/127\.0\.0\.1:\d+\/token answered HTTP 502/)
+})
+
 t.test('Access denied offers another account: prompt=login, back to the same room', async (t) => {
   const stack = await startStack()
   t.teardown(() => stack.close())

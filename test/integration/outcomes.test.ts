@@ -5,6 +5,7 @@
  */
 import t from 'tap'
 import { Browser } from '../fixtures/client.js'
+import { eventually } from '../fixtures/eventually.js'
 import { rawRequest } from '../fixtures/raw.js'
 import { signIn } from '../fixtures/signin.js'
 import { startStack } from '../fixtures/stack.js'
@@ -64,5 +65,5 @@ t.test('a WebSocket upgrade to an endpoint is answered with a 404 status line', 
   const upgrade = 'GET /jitsi/login HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n'
   const r = await rawRequest(Number(new URL(stack.url).port), upgrade, { untilClose: true })
   t.match(r.text, /^HTTP\/1\.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n$/)
-  t.ok(stack.logs.some((l) => l.includes('"code":"NOT_FOUND"') && l.includes('websocket upgrade to an endpoint')), 'logged from the table, like a page')
+  t.ok(await eventually(() => stack.logs.some((l) => l.includes('"code":"NOT_FOUND"') && l.includes('websocket upgrade to an endpoint'))), 'logged from the table, like a page')
 })

@@ -36,15 +36,15 @@ t.test(`${ABORTS} aborted downloads and ${ABORTS} aborted uploads`, async (t) =>
   const drained = () => upstream.open() === 0 && sidecar.fds() <= fdsBefore + 64
   const quiet = () => eventually(drained)
   await round(2000)
-  await quiet()
+  t.ok(await quiet(), 'drained')
   const rssWarm = sidecar.rssMb()
   const samples = [await sidecar.afterGc()]
   for (let done = 2000; done < 2 * ABORTS; done += 6000) {
     await round(Math.min(6000, 2 * ABORTS - done))
-    await quiet()
+    t.ok(await quiet(), 'drained')
     samples.push(await sidecar.afterGc())
   }
-  await quiet()
+  t.ok(await quiet(), 'drained')
   t.equal(upstream.open(), 0, 'no upstream request left open')
   const fdsAfter = sidecar.fds()
   t.ok(fdsAfter <= fdsBefore + 64, `sidecar file descriptors ${fdsBefore} before, ${fdsAfter} after (pooled upstream connections may stay)`)
