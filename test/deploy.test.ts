@@ -1,129 +1,98 @@
 /**
- * What operators deploy: the Kubernetes manifests (parse, render, validate
- * against the Kubernetes schemas, env names exactly the sidecar's) and the
- * container image (every file it copies exists; its start command works from
- * the bundle alone, without node_modules).
+ * What operators deploy: the Kubernetes manifests as files (parse, validate against the Kubernetes
+ * schemas, every file accounted for, no namespace in the examples, secrets only from files the
+ * operator writes) and the container image (every file it copies exists; its start command works
+ * from the bundle alone, without node_modules). The rendered manifests: deploy-kustomize.test.ts.
  */
 import t from 'tap'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { parseAllDocuments } from 'yaml'
-import { ConfigMap } from 'kubernetes-models/v1/ConfigMap'
-import { Secret } from 'kubernetes-models/v1/Secret'
-import { Service } from 'kubernetes-models/v1/Service'
-import { Deployment } from 'kubernetes-models/apps/v1/Deployment'
-import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget'
-import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy'
-import { SECRET_VARIABLES, VARIABLES } from '../src/config/load.js'
+import { dirname, join, relative } from 'node:path'
 import { finish, serveEnv, waitForOutput } from './fixtures/process.js'
 import { spawn } from 'node:child_process'
 import { request } from 'undici'
 import { startUpstream } from './fixtures/upstream.js'
+import { MODELS, filesUnder, k8s, kubectl, kustomizations, noKubectl, parse, root } from './fixtures/k8s/render.js'
 
-const root = new URL('..', import.meta.url).pathname
-const k8s = join(root, 'deploy/k8s')
-type Obj = { apiVersion: string; kind: string; metadata: { name: string }; [k: string]: unknown }
+const ks = kustomizations()
 
-const MODELS: Record<string, new (o: never) => { validate(): void }> = {
-  ConfigMap: ConfigMap as never, Secret: Secret as never, Service: Service as never, Deployment: Deployment as never,
-  PodDisruptionBudget: PodDisruptionBudget as never, NetworkPolicy: NetworkPolicy as never,
-}
-
-function yamlFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((n) => {
-    const p = join(dir, n)
-    return statSync(p).isDirectory() ? yamlFiles(p) : n.endsWith('.yaml') ? [p] : []
-  })
-}
-
-function parse(text: string, file: string): Obj[] {
-  const docs = parseAllDocuments(text)
-  for (const d of docs) if (d.errors.length > 0) throw new Error(`${file}: ${d.errors[0]!.message}`)
-  return docs.map((d) => d.toJS() as Obj).filter((o) => o !== null)
-}
-
-const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0
-const known = new Set<string>([...VARIABLES, ...SECRET_VARIABLES.map((v) => `${v}_FILE`)])
-
-t.test('every manifest parses and every Kubernetes object validates against its schema', async (t) => {
-  const files = yamlFiles(k8s)
-  t.ok(files.length >= 9, `${files.length} files`)
-  for (const file of files) {
+t.test('every manifest parses, every object in a resource file validates, and every file is used', async (t) => {
+  const yaml = filesUnder(k8s, (n) => n.endsWith('.yaml'))
+  t.ok(yaml.length >= 20, `${yaml.length} YAML files`)
+  for (const f of yaml) t.doesNotThrow(() => parse(readFileSync(f, 'utf8'), f), relative(k8s, f))
+  t.ok(ks.length >= 10, `${ks.length} kustomizations`)
+  // Resource files hold whole objects; patch files are checked through the renderings.
+  const resources = ks.flatMap((k) => k.resources.filter((r) => r.endsWith('.yaml')).map((r) => join(k8s, k.dir, r)))
+  const patches = ks.flatMap((k) => k.patchFiles.map((p) => join(k8s, k.dir, p)))
+  let objects = 0
+  for (const file of resources) {
     for (const obj of parse(readFileSync(file, 'utf8'), file)) {
-      if (obj.kind === 'Kustomization') continue
       const Model = MODELS[obj.kind]
-      t.ok(Model, `${file}: ${obj.kind} has a schema here`)
-      if (Model) t.doesNotThrow(() => new Model(obj as never).validate(), `${file}: ${obj.kind}/${obj.metadata.name}`)
+      t.ok(Model, `${relative(k8s, file)}: ${obj.kind} has a schema here`)
+      if (Model) t.doesNotThrow(() => new Model(obj as never).validate(), `${relative(k8s, file)}: ${obj.kind}/${obj.metadata.name}`)
+      objects++
     }
   }
+  t.ok(objects >= 10, `${objects} objects in ${resources.length} resource files`)
+  // Nothing lies around unused: each YAML file is a kustomization, a resource, a patch, or one of
+  // the Helm example's two files for Helm itself.
+  const helmOnly = ['examples/helm/plugin.yaml', 'examples/helm/values.yaml'].map((f) => join(k8s, f))
+  const used = new Set([...ks.map((k) => join(k8s, k.dir, 'kustomization.yaml')), ...resources, ...patches, ...helmOnly])
+  t.same(yaml.filter((f) => !used.has(f)).map((f) => relative(k8s, f)), [], 'no stray YAML file')
+  for (const f of helmOnly) t.ok(existsSync(f), relative(k8s, f))
 })
 
-for (const overlay of ['hs256', 'rs256']) {
-  const skip = kubectl ? false : 'kubectl not installed, so kustomize cannot render the overlay (apt-get install kubernetes-client, or any kubectl)'
-  t.test(`overlay ${overlay} renders, validates, and names only variables the sidecar reads`, { skip }, async (t) => {
-    const out = execFileSync('kubectl', ['kustomize', join(k8s, 'overlays', overlay)], { encoding: 'utf8' })
-    const objs = parse(out, overlay)
-    t.same(objs.map((o) => o.kind).sort(), ['ConfigMap', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'Service'])
-    for (const o of objs) t.doesNotThrow(() => new MODELS[o.kind]!(o as never).validate(), `${o.kind}/${o.metadata.name}`)
-
-    const cm = objs.find((o) => o.kind === 'ConfigMap') as unknown as { data: Record<string, string> }
-    const deployment = objs.find((o) => o.kind === 'Deployment') as unknown as {
-      spec: { selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: Record<string, unknown> & { containers: Record<string, any>[]; terminationGracePeriodSeconds: number } } }
+t.test('the examples name no namespace: they go where the operator applies them', async (t) => {
+  const examples = filesUnder(join(k8s, 'examples'), (n) => n.endsWith('.yaml'))
+  t.ok(examples.length >= 8, `${examples.length} files`)
+  for (const f of examples) {
+    const text = readFileSync(f, 'utf8')
+    t.notMatch(text, /^\s*namespace:/m, `${relative(k8s, f)} sets no namespace`)
+    t.notMatch(text, /\.svc\.cluster\.local/, `${relative(k8s, f)} names no fixed in-cluster host`)
+  }
+  // Resource files anywhere: no object carries its own namespace (the overlays set theirs once).
+  for (const k of ks) {
+    for (const r of k.resources.filter((r) => r.endsWith('.yaml'))) {
+      for (const o of parse(readFileSync(join(k8s, k.dir, r), 'utf8'), r)) t.equal(o.metadata.namespace, undefined, `${k.dir}/${r}: ${o.kind}/${o.metadata.name}`)
     }
-    const pod = deployment.spec.template.spec
-    const sidecar = pod.containers.find((c) => c.name === 'sidecar')!
-    const names = [...Object.keys(cm.data), ...(sidecar.env as { name: string }[]).map((e) => e.name)]
-    for (const n of names) t.ok(known.has(n), `${n} is a variable the sidecar reads`)
-    for (const n of ['PUBLIC_URL', 'OIDC_ISSUER', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'JWT_APP_ID', 'COOKIE_SECRET']) t.ok(names.includes(n), `${n} is set`)
-    if (overlay === 'hs256') t.ok(names.includes('JWT_APP_SECRET'))
-    else t.match(cm.data, { JWT_ALG: 'RS256', JWT_PRIVATE_KEY_FILE: /^\/var\/run\/jitsi-jwt\/key\//, JWT_PUBLIC_KEYS_DIR: String })
+  }
+  const withNamespace = ks.filter((k) => k.namespace !== undefined).map((k) => k.dir).sort()
+  t.same(withNamespace, ['overlays/hs256', 'overlays/rs256'], 'only the all-in-one overlays choose a namespace, in one line each')
+})
 
-    // Kubernetes security practice for the sidecar.
-    t.match(sidecar.securityContext, { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } })
-    t.match(pod.securityContext, { seccompProfile: { type: 'RuntimeDefault' } })
-    for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) t.equal(sidecar[probe].httpGet.port, 'admin', `${probe} on the admin port`)
-    t.equal(sidecar.readinessProbe.httpGet.path, '/readyz')
-    t.ok(sidecar.resources.requests.memory && sidecar.resources.limits.memory && sidecar.resources.requests.cpu)
-    const grace = Number(cm.data.SHUTDOWN_DELAY_SECONDS) + Number(cm.data.SHUTDOWN_TIMEOUT_SECONDS)
-    t.ok(pod.terminationGracePeriodSeconds > grace, `terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds} > ${grace}`)
-    t.match(cm.data.UPSTREAM_URL, /^http:\/\/127\.0\.0\.1:80$/, 'jitsi-web in the same pod')
-    t.equal(Number(cm.data.LISTEN_ADDRESS?.split(':')[1]), sidecar.ports.find((p: { name: string }) => p.name === 'http').containerPort)
-    t.equal(Number(cm.data.ADMIN_LISTEN_ADDRESS?.split(':')[1]), sidecar.ports.find((p: { name: string }) => p.name === 'admin').containerPort)
-
-    type Svc = { metadata: { name: string }; spec: { ports: { targetPort: string; port: number }[]; selector: Record<string, string>; clusterIP?: string } }
-    const service = objs.find((o) => o.kind === 'Service' && o.metadata.name === 'jitsi-web') as unknown as Svc
-    t.same(service.spec.ports.map((p) => p.targetPort), ['http'], 'the Service reaches the sidecar only, never the admin port')
-    t.same(service.spec.selector, deployment.spec.selector.matchLabels)
-    // The replicas find each other's admin port for relayed logouts: headless, and LOGOUT_PEERS names it.
-    const peers = objs.find((o) => o.kind === 'Service' && o.metadata.name === 'jitsi-web-peers') as unknown as Svc
-    t.equal(peers.spec.clusterIP, 'None', 'headless: one address per replica')
-    t.same(peers.spec.ports.map((p) => p.targetPort), ['admin'])
-    t.same(peers.spec.selector, deployment.spec.selector.matchLabels)
-    t.equal(cm.data.LOGOUT_PEERS, `jitsi-web-peers:${peers.spec.ports[0]!.port}`)
-    const np = objs.find((o) => o.kind === 'NetworkPolicy') as unknown as { spec: { ingress: { from?: unknown[]; ports: { port: string }[] }[] } }
-    const adminRule = np.spec.ingress.find((r) => r.ports.some((p) => p.port === 'admin'))
-    t.ok(adminRule?.from, 'the admin port only from the monitoring namespace')
-    if (overlay === 'rs256') {
-      const mounts = sidecar.volumeMounts as { mountPath: string; subPath?: string }[]
-      t.ok(mounts.every((m) => m.subPath === undefined), 'no subPath: rotated Secrets reach the pod')
-      t.ok(mounts.some((m) => cm.data.JWT_PRIVATE_KEY_FILE!.startsWith(m.mountPath)))
-      // The kubelet makes Secret files root-owned, group fsGroup: the sidecar's user must be able to read the key.
-      const key = (pod.volumes as { name: string; secret?: { defaultMode?: number } }[]).find((v) => v.secret)!
-      const mode = key.secret!.defaultMode ?? 0o644
-      const fsGroup = (pod.securityContext as { fsGroup?: number }).fsGroup
-      const readable = (mode & 0o004) !== 0 || ((mode & 0o040) !== 0 && fsGroup !== undefined && fsGroup === sidecar.securityContext.runAsGroup)
-      t.ok(readable, `the key (mode ${mode.toString(8)}, fsGroup ${fsGroup}) is readable by uid ${sidecar.securityContext.runAsUser}/gid ${sidecar.securityContext.runAsGroup}`)
-      t.equal(mode & 0o004, 0, 'and not by everyone')
-    }
+t.test('secrets come from secret.env, which the operator writes and git ignores', async (t) => {
+  const generators = ks.filter((k) => k.secretEnvs.length > 0)
+  t.same(generators.map((k) => k.dir).sort(), ['examples/existing-jitsi-web', 'examples/helm', 'overlays/hs256', 'overlays/rs256'])
+  t.ok(readFileSync(join(k8s, '.gitignore'), 'utf8').split('\n').includes('secret.env'), 'deploy/k8s/.gitignore: secret.env')
+  const tracked = execFileSync('git', ['ls-files', 'deploy/k8s'], { cwd: root, encoding: 'utf8' }).split('\n')
+  t.notOk(tracked.some((f) => f.endsWith('/secret.env')), 'no secret.env is in git')
+  for (const k of generators) {
+    t.same(k.secretEnvs, ['secret.env'], `${k.dir} reads secret.env`)
+    const lines = readFileSync(join(k8s, k.dir, 'secret.env.example'), 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#'))
+    t.ok(lines.length >= 2, `${k.dir}/secret.env.example: ${lines.length} values`)
+    for (const l of lines) t.match(l, /^[A-Z_]+=replace-with-[a-z0-9-]+$/, `${k.dir}: ${l.split('=')[0]} is a placeholder the sidecar refuses`)
+    const keys = lines.map((l) => l.split('=')[0])
+    t.ok(keys.includes('OIDC_CLIENT_SECRET') && keys.includes('COOKIE_SECRET'), `${k.dir}: the client and cookie secrets`)
+  }
+  // As shipped, an overlay does not render until secret.env exists: nobody applies placeholders by accident.
+  const skip = !kubectl ? noKubectl : existsSync(join(k8s, 'overlays/hs256/secret.env')) ? 'overlays/hs256/secret.env exists here' : false
+  t.test('without secret.env, no rendering', { skip }, async (t) => {
+    const r = spawnSync('kubectl', ['kustomize', join(k8s, 'overlays/hs256')], { encoding: 'utf8' })
+    t.not(r.status, 0)
+    t.match(r.stderr, /secret\.env/)
   })
-}
+})
 
-t.test('the Prosody example is what jitsi-env prints for the rs256 overlay', async (t) => {
-  const [cm] = parse(readFileSync(join(k8s, 'examples/prosody-env.yaml'), 'utf8'), 'prosody-env') as unknown as { data: Record<string, string> }[]
-  t.match(cm!.data, { ENABLE_AUTH: '1', AUTH_TYPE: 'jwt', JWT_SIGN_TYPE: 'RS256', JWT_ASAP_KEYSERVER: /\/jitsi\/asap$/, TOKEN_AUTH_URL: /\/jitsi\/login\?room=\{room\}$/ })
-  t.notOk('JWT_APP_SECRET' in cm!.data, 'no shared secret with a key server')
+t.test('the Helm post-renderer is a POSIX shell script Helm can run', async (t) => {
+  const script = join(k8s, 'examples/helm/post-render.sh')
+  t.ok((statSync(script).mode & 0o111) !== 0, 'executable')
+  t.match(readFileSync(script, 'utf8'), /^#!\/bin\/sh\n/)
+  const parsed = spawnSync('sh', ['-n', script])
+  t.equal(parsed.status, 0, 'sh -n accepts it')
+  const plugin = parse(readFileSync(join(k8s, 'examples/helm/plugin.yaml'), 'utf8'), 'plugin.yaml')[0] as unknown as { type: string; runtimeConfig: { platformCommand: { command: string }[] } }
+  t.equal(plugin.type, 'postrenderer/v1', 'a Helm 4 post-renderer plugin')
+  t.equal(plugin.runtimeConfig.platformCommand[0]!.command, '${HELM_PLUGIN_DIR}/post-render.sh')
 })
 
 t.test('Dockerfile: every file it copies exists, conventions hold', async (t) => {
