@@ -88,6 +88,8 @@ t.test('bad values', async (t) => {
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }, /LOG_LEVEL: must be one of/],
     ['ACCESS_LOG', { ACCESS_LOG: 'verbose' }, /ACCESS_LOG: must be one of all, errors, off, got "verbose"/],
     ['secret and file', { JWT_APP_SECRET_FILE: '/x' }, /JWT_APP_SECRET: set either JWT_APP_SECRET or JWT_APP_SECRET_FILE, not both/],
+    ['example placeholder', { OIDC_CLIENT_SECRET: 'replace-with-the-client-secret-from-your-identity-provider' }, /OIDC_CLIENT_SECRET: is still the example's placeholder \(replace-with-…\)/],
+    ['example placeholder as the second cookie key', { COOKIE_SECRET: `${'c'.repeat(32)}, replace-with-at-least-32-random-bytes-openssl-rand-base64-32` }, /COOKIE_SECRET: is still the example's placeholder/],
     ['second cookie key short', { COOKIE_SECRET: `${'c'.repeat(32)},short` }, /COOKIE_SECRET: key 2 is 5 bytes/],
     ['JWT_SUBJECT blank', { JWT_SUBJECT: ' ' }, /JWT_SUBJECT: must not be empty/],
     ['MODERATOR_RULE syntax', { MODERATOR_RULE: 'inGroup(' }, /MODERATOR_RULE: /],
@@ -110,7 +112,7 @@ t.test('bad values', async (t) => {
 })
 
 t.test('secrets from files', async (t) => {
-  const files: Record<string, string> = { '/run/s/client': 'from-file\n', '/run/s/cookie': `${'k'.repeat(32)},${'o'.repeat(32)}\n`, '/run/s/empty': '' }
+  const files: Record<string, string> = { '/run/s/placeholder': 'replace-with-the-client-secret-from-your-identity-provider\n', '/run/s/client': 'from-file\n', '/run/s/cookie': `${'k'.repeat(32)},${'o'.repeat(32)}\n`, '/run/s/empty': '' }
   const read = (p: string) => {
     if (p in files) return files[p]!
     throw Object.assign(new Error('nope'), { code: 'ENOENT' })
@@ -121,6 +123,7 @@ t.test('secrets from files', async (t) => {
   t.same(c.auth!.cookie.secrets, ['k'.repeat(32), 'o'.repeat(32)])
   t.match(problems({ ...env, OIDC_CLIENT_SECRET_FILE: '/run/s/missing' }, read).join('\n'), /OIDC_CLIENT_SECRET_FILE: cannot read \/run\/s\/missing \(ENOENT\)/)
   t.match(problems({ ...env, OIDC_CLIENT_SECRET_FILE: '/run/s/empty' }, read).join('\n'), /OIDC_CLIENT_SECRET_FILE: \/run\/s\/empty is empty/)
+  t.match(problems({ ...env, OIDC_CLIENT_SECRET_FILE: '/run/s/placeholder' }, read).join('\n'), /OIDC_CLIENT_SECRET_FILE: is still the example's placeholder/)
 })
 
 t.test('ENABLE_AUTH=0 needs only PUBLIC_URL', async (t) => {

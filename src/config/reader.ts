@@ -179,15 +179,23 @@ export class Reader {
       this.problem(name, `set either ${name} or ${name}_FILE, not both`)
       return ''
     }
-    if (file === undefined) return direct
+    if (file === undefined) return this.#notPlaceholder(name, direct)
     try {
       const v = this.readFile(file).replace(/\r?\n$/, '')
       if (v === '') this.problem(`${name}_FILE`, `${file} is empty`)
-      return v
+      return this.#notPlaceholder(`${name}_FILE`, v)
     } catch (err) {
       this.problem(`${name}_FILE`, `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
       return ''
     }
+  }
+
+  /** The manifests' secret.env.example values all start `replace-with-`: copied unedited, they would pass every length check. */
+  #notPlaceholder(name: string, value: string | undefined): string | undefined {
+    if (value !== undefined && value.split(',').some((part) => part.trim().startsWith('replace-with-'))) {
+      this.problem(name, 'is still the example\'s placeholder (replace-with-…): put the real value in secret.env or the Secret')
+    }
+    return value
   }
 
   #check(name: string, problem: string | undefined): boolean {
