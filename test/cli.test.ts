@@ -4,28 +4,14 @@
  */
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import t from 'tap'
 import { request } from 'undici'
 import WebSocket from 'ws'
 import { Browser } from './fixtures/client.js'
+import { freePorts } from './fixtures/ports.js'
 import { cliBuilt, finish, run, serveEnv, waitForOutput } from './fixtures/process.js'
 import { signIn } from './fixtures/signin.js'
 import { startUpstream } from './fixtures/upstream.js'
-
-/**
- * `n` distinct loopback ports, free a moment ago. (Not fixtures/stack.js's listenServer: importing that
- * module compiles the whole server and the demo IdP into this process, 1.6 s before any test runs.)
- */
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve) => {
-    const server = createServer()
-    server.listen(0, '127.0.0.1', () => resolve(server))
-  })))
-  const ports = servers.map((s) => (s.address() as { port: number }).port)
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))))
-  return ports
-}
 
 t.test('help and unknown commands', async (t) => {
   const [help, bad] = await Promise.all([finish(run(['help'])), finish(run(['frobnicate']))])

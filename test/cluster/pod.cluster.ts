@@ -7,36 +7,27 @@
  */
 import t, { type Test } from 'tap'
 import { generateKeyPairSync } from 'node:crypto'
-import { createServer } from 'node:net'
 import { request } from 'undici'
 import { decodeProtectedHeader } from 'jose'
 import { verifyLikeProsody } from '../../src/commands/check.js'
 import { Browser } from '../fixtures/client.js'
 import { eventually } from '../fixtures/eventually.js'
 import { startTestIdp } from '../fixtures/idp.js'
-import { cannotRun, podOf, projectedFiles, runContainer, type Container, type K8sObject, type PodSpec, type RunningContainer } from '../fixtures/kubelet.js'
+import { copyTree, injected, kubectl, noKubectl, renderAll, type Obj } from '../fixtures/k8s/render.js'
+import { cannotRun, environment, projectedFiles, runContainer, type Container, type K8sObject, type PodSpec, type RunningContainer } from '../fixtures/kubelet.js'
+import { freePorts } from '../fixtures/ports.js'
 import { APP_SECRET, CLIENT_ID, CLIENT_SECRET, COOKIE_SECRET } from '../fixtures/secrets.js'
 import { signIn } from '../fixtures/signin.js'
 import { startUpstream } from '../fixtures/upstream.js'
-import { kubectlMissing, podLayouts, render } from './render.js'
 
 const CLI = new URL('../../dist/bundle/cli.mjs', import.meta.url).pathname
 /** The image's `USER 65532:65532` (Dockerfile), used when the manifests name no user. */
 const IMAGE_USER: [number, number] = [65532, 65532]
-const skip = kubectlMissing ?? cannotRun() ?? false
+const skip = (kubectl ? undefined : noKubectl) ?? cannotRun() ?? false
 
 /** Secrets the operator creates (the example's names): the client's, the cookie key, the HS256 secret. */
 const OPERATOR_SECRETS = { OIDC_CLIENT_SECRET: CLIENT_SECRET, COOKIE_SECRET, JWT_APP_SECRET: APP_SECRET }
 
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<import('node:net').Server>((resolve) => {
-    const s = createServer()
-    s.listen(0, '127.0.0.1', () => resolve(s))
-  })))
-  const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port)
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))))
-  return ports
-}
 
 function rsaPem(): string {
   return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
@@ -106,31 +97,47 @@ async function ready(pod: Pod, c: Container & { startupProbe?: Probe; readinessP
   }, { timeoutMs: budget, everyMs: 100 })
 }
 
-const sidecarOf = (pod: PodSpec) => {
-  const c = pod.containers.find((x) => x.name === 'sidecar')
-  if (!c) throw new Error('no container named sidecar in the pod')
-  return c
+/**
+ * Every installation the manifests describe (base, overlays, the existing-jitsi-web example, the Helm
+ * post-renderer on the chart's output), rendered once after the operator wrote secret.env.
+ */
+function renderings(): Record<string, Obj[]> {
+  const tree = copyTree(OPERATOR_SECRETS)
+  try {
+    return renderAll(tree.dir)
+  } finally {
+    tree.remove()
+  }
 }
 
-const layouts = skip ? [] : podLayouts()
-t.ok(skip || layouts.length >= 2, `layouts: ${layouts.join(', ')}`, { skip })
+/** A fresh copy of one rendering's objects, its pod spec and sidecar container (tests change them). */
+function podIn(objs: readonly Obj[]): { objects: K8sObject[]; pod: PodSpec; c: Container } {
+  const objects = structuredClone(objs) as K8sObject[]
+  const { pod, sidecar } = injected(objects as Obj[])
+  return { objects, pod: pod as PodSpec, c: sidecar as Container }
+}
+
+const all = skip ? {} : renderings()
+const layouts = Object.keys(all)
+t.ok(skip || layouts.length >= 5, `layouts: ${layouts.join(', ')}`, { skip })
 
 for (const layout of layouts) {
   t.test(`${layout}: the sidecar starts as the kubelet would start it, signs in, writes nothing`, async (t) => {
     const keyPem = rsaPem()
-    const rendered = render(layout, OPERATOR_SECRETS)
-    const pod = podOf(rendered)
-    const c = sidecarOf(pod)
+    const { objects: rendered, pod, c } = podIn(all[layout]!)
     const objects = [...rendered, ...operatorObjects(pod, c, rendered, keyPem)]
-    const rsa = objects.some((o) => o.kind === 'ConfigMap' && /^RS/.test((o.data ?? {}).JWT_ALG ?? ''))
+    // The settings the kubelet hands the container decide what to check, as they decide what it does.
+    const settings = environment(c, objects)
+    const rsa = /^RS/.test(settings.JWT_ALG ?? '')
     // The kubelet notices a rotated Secret within a minute; the sidecar polls every JWT_KEY_RELOAD_SECONDS: 1 s here, not to wait.
     const p = await startPod(t, pod, c, objects, rsa ? { JWT_KEY_RELOAD_SECONDS: '1' } : {})
     t.ok(await ready(p, c), 'ready within the startup probe’s budget')
-    t.equal(p.container.process.exitCode, null, `still running: ${p.container.output().slice(-600)}`)
+    t.equal(p.container.process.exitCode, null, 'still running', { output: p.container.output().slice(-600) })
 
     const first = await signIn({ url: p.url, idp: p.idp }, new Browser(), '/MyRoom')
     t.equal(first.done.status, 302, `signed in: ${first.done.body.slice(0, 200)}`)
-    const check = { alg: (p.env.JWT_ALG ?? objects.find((o) => o.kind === 'ConfigMap' && o.data?.JWT_ALG)?.data?.JWT_ALG ?? 'HS256') as 'RS256', issuers: ['jitsi'], audiences: ['jitsi'] }
+    const app = settings.JWT_APP_ID!
+    const check = { alg: 'RS256' as const, issuers: [app], audiences: [app] }
     const keyserver = `${p.url}/jitsi/asap`
     const claims = await verifyLikeProsody(first.jwt!, rsa ? { ...check, keyserver } : { ...check, alg: 'HS256', secret: APP_SECRET })
     t.equal(claims.room, 'myroom')
@@ -159,10 +166,7 @@ for (const layout of layouts) {
 }
 
 t.test('the emulation catches the crash-loop of the first rs256 overlay (key 0400, no fsGroup)', { skip }, async (t) => {
-  const layout = layouts.find((l) => /rs256/.test(l))!
-  const rendered = render(layout, OPERATOR_SECRETS)
-  const pod = podOf(rendered)
-  const c = sidecarOf(pod)
+  const { objects: rendered, pod, c } = podIn(all['overlays/rs256']!)
   // The overlay as it was before 0fdcadd: the kubelet lays the key out root:root 0400.
   for (const v of pod.volumes ?? []) if (v.secret) v.secret.defaultMode = 0o400
   delete pod.securityContext!.fsGroup
@@ -173,9 +177,7 @@ t.test('the emulation catches the crash-loop of the first rs256 overlay (key 040
 })
 
 t.test('the emulated root file system is read-only and the user is the rendered one', { skip }, async (t) => {
-  const rendered = render(layouts[0]!, OPERATOR_SECRETS)
-  const pod = podOf(rendered)
-  const c = sidecarOf(pod)
+  const { objects: rendered, pod, c } = podIn(all['overlays/rs256']!)
   const objects = [...rendered, ...operatorObjects(pod, c, rendered, rsaPem())]
   const probe = runContainer(pod, c, objects, ['sh', '-c', 'id -u; id -G; touch /tmp/jos-probe 2>&1; touch /dev/shm/jos-probe-$$ && echo shm-writable'], { imageUser: IMAGE_USER })
   t.teardown(() => probe.remove())

@@ -16,7 +16,9 @@
  */
 import t, { type Test } from 'tap'
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto'
-import { createServer, type AddressInfo } from 'node:net'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Agent, request, setGlobalDispatcher } from 'undici'
 import WebSocket from 'ws'
 import { decodeProtectedHeader } from 'jose'
@@ -27,12 +29,11 @@ import { startBuilt, type Built } from '../fixtures/built.js'
 import { Browser } from '../fixtures/client.js'
 import { eventually } from '../fixtures/eventually.js'
 import { startTestIdp } from '../fixtures/idp.js'
+import { copyTree, injected, kubectl, noKubectl, render } from '../fixtures/k8s/render.js'
 import { ProjectedFolder } from '../fixtures/kubelet.js'
+import { freePorts } from '../fixtures/ports.js'
 import { CLIENT_ID, CLIENT_SECRET } from '../fixtures/secrets.js'
 import { startUpstream } from '../fixtures/upstream.js'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 
 // No kept-alive connections from the test's clients: an nginx reload closes its old workers' idle
 // connections, and a request racing that close fails in a client that does not retry (browsers retry it).
@@ -40,9 +41,18 @@ setGlobalDispatcher(new Agent({ pipelining: 0, connections: 512 }))
 
 const REPLICAS = 3
 const LOGINS = 200
-/** The manifests' SHUTDOWN_DELAY_SECONDS (deploy/k8s): serving, not ready, while the endpoints update. */
-const SHUTDOWN_DELAY_SECONDS = '5'
-const skip = nginxMissing ?? false
+const skip = nginxMissing ?? (kubectl ? false : noKubectl)
+
+/** The sidecar's shutdown timings as the manifests set them (serving, not ready, while the endpoints update). */
+function manifestShutdown(): { SHUTDOWN_DELAY_SECONDS: string; SHUTDOWN_TIMEOUT_SECONDS: string } {
+  const tree = copyTree()
+  try {
+    const { env } = injected(render(join(tree.dir, 'base')))
+    return { SHUTDOWN_DELAY_SECONDS: env.SHUTDOWN_DELAY_SECONDS!, SHUTDOWN_TIMEOUT_SECONDS: env.SHUTDOWN_TIMEOUT_SECONDS! }
+  } finally {
+    tree.remove()
+  }
+}
 
 type Keys = { pem: string; spki: string; kid: string }
 async function newKey(): Promise<Keys> {
@@ -52,13 +62,6 @@ async function newKey(): Promise<Keys> {
 }
 const file = (text: string) => ({ text, mode: 0o644 })
 
-async function freePort(): Promise<number> {
-  const s = createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const { port } = s.address() as AddressInfo
-  await new Promise((r) => s.close(r))
-  return port
-}
 
 interface Replica extends Built {
   readonly port: number
@@ -73,7 +76,9 @@ t.test('three replicas behind a balancer', { skip }, async (t) => {
   keyFolder.write(new Map([['key.pem', file(k1.pem)]]))
   const publicFolder = new ProjectedFolder(join(scratch, 'public'), undefined)
   publicFolder.write(new Map())
-  const lbPort = await freePort()
+  const lbPort = (await freePorts(1))[0]!
+  const shutdown = manifestShutdown()
+  t.match(shutdown, { SHUTDOWN_DELAY_SECONDS: /^[1-9]\d*$/ }, `the manifests' shutdown timings: ${JSON.stringify(shutdown)}`)
   const publicUrl = `http://127.0.0.1:${lbPort}`
   const idp = await startTestIdp({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${publicUrl}/jitsi/callback`], extra: { ttl: { Session: 3600, Grant: 3600, Interaction: 600, IdToken: 600, AccessToken: 600, AuthorizationCode: 120 } } })
   t.teardown(() => idp.close())
@@ -85,7 +90,7 @@ t.test('three replicas behind a balancer', { skip }, async (t) => {
     PUBLIC_URL: publicUrl, UPSTREAM_URL: upstream.url, OIDC_ISSUER: idp.issuer, OIDC_CLIENT_ID: CLIENT_ID, OIDC_CLIENT_SECRET: CLIENT_SECRET,
     OIDC_SCOPES: 'openid profile email groups', OIDC_TIMEOUT_SECONDS: '20', JWT_APP_ID: 'jitsi', JWT_ALG: 'RS256',
     JWT_PRIVATE_KEY_FILE: join(keyFolder.path, 'key.pem'), JWT_PUBLIC_KEYS_DIR: publicFolder.path, JWT_KEY_RELOAD_SECONDS: '1',
-    COOKIE_SECRET: cookie, SHUTDOWN_DELAY_SECONDS, SHUTDOWN_TIMEOUT_SECONDS: '25', LOG_LEVEL: 'warn',
+    COOKIE_SECRET: cookie, ...shutdown, LOG_LEVEL: 'warn',
   })
   const everyone = new Set<Replica>()
   const startReplica = async (cookie: string): Promise<Replica> => {
@@ -217,6 +222,12 @@ t.test('three replicas behind a balancer', { skip }, async (t) => {
       t.equal(r.failedRequests + r.failedLogins, 0, `step ${step}: nothing failed: ${[...r.errors, ...r.loginErrors].slice(0, 3).join('; ')}`)
       t.equal(r.signedOut, 0, `step ${step}: nobody signed out (${r.sessionChecks} room loads with an old session, on every replica)`)
     }
+    // The check can fail: a replica without the sessions' key sends the same people back to the IdP.
+    const stranger = await startReplica(randomBytes(32).toString('base64url'))
+    await lb.setBackends([...lb.backends, stranger.port])
+    await t.rejects(roomWithSession(signedIn[0]!, 1, { 'x-replica': String(stranger.port) }), /signed out/, 'a replica lacking the key does not read the session')
+    await lb.setBackends(lb.backends.filter((p) => p !== stranger.port))
+    t.equal(await stranger.stop(), 0)
   })
 
   /**
