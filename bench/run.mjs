@@ -18,6 +18,7 @@
  * package holds one); everything else stays on the Node that runs this file.
  */
 import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process'
+import { generateKeyPairSync } from 'node:crypto'
 import { chmodSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import { tmpdir } from 'node:os'
@@ -27,6 +28,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import httpProxy from 'http-proxy'
 import { WebSocketServer, WebSocket } from 'ws'
+import { manifestFit } from './manifest-fit.mjs'
 
 const root = new URL('..', import.meta.url).pathname
 const args = process.argv.slice(2)
@@ -159,25 +161,45 @@ const sidecarEnv = {
 }
 
 // ---------- start-up and idle memory ----------
-// Cold starts of the built sidecar, one at a time, pinned to core 0 like the one under load: the
-// time from spawn to its "started" line (logged once both ports listen, and flushed at once), its
-// RSS at that line, and its RSS after 2 s without traffic, by when it has discovered the IdP (its
-// readiness says so; a sidecar whose IdP is unreachable loads less and would read lower). Medians
-// of several starts, so one slow start on a busy machine does not decide the figure. The floor
-// under it: an empty node:http server on the same Node, measured the same way.
+// Cold starts of the built sidecar, one at a time, pinned to core 0 like the one under load, in both
+// token modes (HS256; RS256 with a 2048-bit key file and a public-keys folder, as the rs256
+// component mounts them): the time from spawn to its "started" line (logged once both ports listen,
+// and flushed at once: what the startup probe's /healthz sees), to the first /readyz 200 (the IdP
+// discovered, jitsi-web answering: what the readiness probe waits for), its RSS at the "started"
+// line and after 2 s without traffic. Medians of several starts, so one slow start on a busy machine
+// does not decide the figure; the slowest start and the largest idle RSS are held against the
+// manifests' startup probe and memory request (bench/manifest-fit.mjs). The floor under it: an
+// empty node:http server on the same Node, measured the same way.
 const STARTS = QUICK ? 3 : 5
-const starts = []
-for (let i = 0; i < STARTS; i++) {
-  const t0 = performance.now()
-  const s = await startProcess(0, NODE, [join(root, 'dist/bundle/cli.mjs'), 'serve'], sidecarEnv, /"event":"started"/)
-  const ms = performance.now() - t0
-  const rssStart = rssMb(s.p.pid)
-  await sleep(2000)
-  const rssIdle = rssMb(s.p.pid)
-  const ready = await fetch(`http://${sidecarEnv.ADMIN_LISTEN_ADDRESS}/readyz`).then((r) => r.status === 200, () => false)
-  if (!ready) process.stderr.write('warning: the sidecar was not ready (IdP not discovered) when its idle RSS was read\n')
-  starts.push({ ms, rssStart, rssIdle, ready })
-  await stop(s)
+const keyDir = mkdtempSync(join(tmpdir(), 'jos-bench-keys-'))
+writeFileSync(join(keyDir, 'key.pem'), generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 })
+mkdirSync(join(keyDir, 'public'))
+const MODES = {
+  HS256: {},
+  RS256: { JWT_ALG: 'RS256', JWT_APP_SECRET: '', JWT_PRIVATE_KEY_FILE: join(keyDir, 'key.pem'), JWT_PUBLIC_KEYS_DIR: join(keyDir, 'public') },
+}
+async function firstReady(deadline) {
+  for (;;) {
+    if (performance.now() > deadline) return false
+    if (await fetch(`http://${sidecarEnv.ADMIN_LISTEN_ADDRESS}/readyz`).then((r) => r.status === 200, () => false)) return true
+    await sleep(5)
+  }
+}
+const startsByMode = {}
+for (const [mode, extra] of Object.entries(MODES)) {
+  const starts = (startsByMode[mode] = [])
+  for (let i = 0; i < STARTS; i++) {
+    const t0 = performance.now()
+    const s = await startProcess(0, NODE, [join(root, 'dist/bundle/cli.mjs'), 'serve'], { ...sidecarEnv, ...extra }, /"event":"started"/)
+    const ms = performance.now() - t0
+    const rssStart = rssMb(s.p.pid)
+    const ready = await firstReady(t0 + 30_000)
+    const readyMs = performance.now() - t0
+    if (!ready) process.stderr.write(`warning: ${mode}: the sidecar was not ready within 30 s (IdP not discovered?)\n`)
+    await sleep(2000)
+    starts.push({ ms, readyMs, rssStart, rssIdle: rssMb(s.p.pid), ready })
+    await stop(s)
+  }
 }
 const emptyServer = "require('node:http').createServer((q, s) => s.end()).listen(18612, '127.0.0.1', () => console.log('listening'))"
 const empties = []
@@ -188,10 +210,22 @@ for (let i = 0; i < STARTS; i++) {
   await stop(s)
 }
 const rssEmpty = median(empties)
+const starts = startsByMode.HS256
 const startupMs = Math.round(median(starts.map((s) => s.ms)))
 const rssStart = median(starts.map((s) => s.rssStart))
 const rssIdle = median(starts.map((s) => s.rssIdle))
-process.stderr.write(`start to listening: ${starts.map((s) => Math.round(s.ms)).join(', ')} ms; RSS at start ${starts.map((s) => s.rssStart.toFixed(1)).join(', ')} MB, idle ${starts.map((s) => s.rssIdle.toFixed(1)).join(', ')} MB (IdP discovered: ${starts.filter((s) => s.ready).length} of ${STARTS}); empty node:http server ${empties.map((e) => e.toFixed(1)).join(', ')} MB\n`)
+const startup = Object.fromEntries(Object.entries(startsByMode).map(([mode, ss]) => [mode, {
+  listening_ms: Math.round(median(ss.map((s) => s.ms))), ready_ms: Math.round(median(ss.map((s) => s.readyMs))), slowest_ready_ms: Math.round(Math.max(...ss.map((s) => s.readyMs))),
+  rss_idle_mb: Math.round(median(ss.map((s) => s.rssIdle))), largest_rss_idle_mb: Math.round(Math.max(...ss.map((s) => s.rssIdle))), ready: ss.filter((s) => s.ready).length,
+}]))
+for (const [mode, ss] of Object.entries(startsByMode)) {
+  process.stderr.write(`${mode}: start to listening ${ss.map((s) => Math.round(s.ms)).join(', ')} ms, to /readyz ${ss.map((s) => Math.round(s.readyMs)).join(', ')} ms; RSS at start ${ss.map((s) => s.rssStart.toFixed(1)).join(', ')} MB, idle ${ss.map((s) => s.rssIdle.toFixed(1)).join(', ')} MB (ready: ${ss.filter((s) => s.ready).length} of ${STARTS})\n`)
+}
+process.stderr.write(`empty node:http server ${empties.map((e) => e.toFixed(1)).join(', ')} MB\n`)
+const fit = manifestFit({
+  slowestStartMs: Math.max(...Object.values(startsByMode).flat().map((s) => (s.ready ? s.readyMs : Infinity))),
+  largestIdleRssMb: Math.max(...Object.values(startsByMode).flat().map((s) => s.rssIdle)),
+})
 
 const sidecar = await startProcess(0, NODE, [join(root, 'dist/bundle/cli.mjs'), 'serve'], sidecarEnv, /"event":"started"/)
 const sidecarUrl = 'http://127.0.0.1:18603'
@@ -391,7 +425,7 @@ for (const c of ['20 KB page', '1 MB asset', 'BOSH POST']) {
 ratios['added p99 at half rate (ms, sidecar - bare, median of paired rounds)'] = Math.round(addedP99 * 100) / 100
 const memory = { rss_at_start_mb: Math.round(rssStart), rss_idle_mb: Math.round(rssIdle), rss_empty_node_server_mb: Math.round(rssEmpty), rss_idle_over_empty_server_mb: Math.round(rssIdle - rssEmpty), rss_after_load_mb: Math.round(rssAfter), rss_1000_websockets_mb: Math.round(wsOpen), kb_per_websocket: Math.round(((wsOpen - wsIdle) * 1024) / 1000) }
 const logins_summary = { logins_per_s: Math.round(logins / DURATION), sidecar_cpu_ms_per_login: Math.round(cpuPerLoginMs * 100) / 100 }
-const report = { machine: `${(await import('node:os')).cpus().length} cores, node ${process.version}`, sidecar_node: NODE_VERSION, upstream: upstreamKind, load_generator: HAS_WRK ? 'wrk -t1 -c32' : 'built-in (undici, 32 connections)', pinned: HAS_TASKSET, duration_s: DURATION, rounds: ROUNDS, cases: results, ratios, memory, logins: logins_summary, startup_ms: startupMs, startup_runs_ms: starts.map((s) => Math.round(s.ms)) }
+const report = { machine: `${(await import('node:os')).cpus().length} cores, node ${process.version}`, sidecar_node: NODE_VERSION, upstream: upstreamKind, load_generator: HAS_WRK ? 'wrk -t1 -c32' : 'built-in (undici, 32 connections)', pinned: HAS_TASKSET, duration_s: DURATION, rounds: ROUNDS, cases: results, ratios, memory, logins: logins_summary, startup_ms: startupMs, startup_runs_ms: starts.map((s) => Math.round(s.ms)), startup, manifest_fit: fit }
 
 const pad = (s, n) => String(s).padEnd(n)
 console.log(`\njitsi-oidc-sidecar benchmark — sidecar on Node ${NODE_VERSION}; upstream: ${upstreamKind}; load: ${report.load_generator}; ${ROUNDS} round(s) of ${DURATION} s, medians${HAS_TASKSET ? '; proxy on core 0, load and upstream on core 1' : ''}\n`)
@@ -404,5 +438,7 @@ for (const r of results) {
 }
 console.log('\nratios:', JSON.stringify(ratios, null, 1))
 console.log('memory:', JSON.stringify(memory), ` start to listening: ${startupMs} ms (median of ${STARTS} starts)`)
+for (const [mode, r] of Object.entries(startup)) console.log(`${mode}: listening after ${r.listening_ms} ms, /readyz after ${r.ready_ms} ms (slowest ${r.slowest_ready_ms}), idle RSS ${r.rss_idle_mb} MB (largest ${r.largest_rss_idle_mb}), median of ${STARTS} starts`)
+console.log(`deploy/k8s sidecar container:\n  ${fit.lines.join('\n  ')}`)
 if (JSON_OUT) writeFileSync(JSON_OUT, `${JSON.stringify(report, null, 2)}\n`)
-process.exit(0)
+process.exit(fit.ok ? 0 : 1)
