@@ -156,7 +156,7 @@ const idp = await startIdp({ port: 18609, clientId: 'bench', clientSecret: 'benc
 const COOKIE_SECRET = 'bench-cookie-secret-0123456789abcdef'
 const sidecarEnv = {
   PUBLIC_URL: 'http://127.0.0.1:18603', UPSTREAM_URL: upstream, LISTEN_ADDRESS: '127.0.0.1:18603', ADMIN_LISTEN_ADDRESS: '127.0.0.1:18604',
-  OIDC_ISSUER: idp.issuer, OIDC_ALLOW_HTTP: '1', OIDC_CLIENT_ID: 'bench', OIDC_CLIENT_SECRET: 'bench-client-secret', OIDC_SCOPES: 'openid profile email groups', JWT_APP_ID: 'bench', JWT_APP_SECRET: 'bench-app-secret-0123456789',
+  OIDC_ISSUER: idp.issuer, OIDC_ALLOW_HTTP: '1', OIDC_CLIENT_ID: 'bench', OIDC_CLIENT_SECRET: 'bench-client-secret', OIDC_SCOPES: 'openid profile email groups', JWT_APP_ID: 'bench', JWT_APP_SECRET: 'bench-app-secret-0123456789abcdef',
   COOKIE_SECRET, LOG_LEVEL: 'info', SHUTDOWN_DELAY_SECONDS: '0',
 }
 

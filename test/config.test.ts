@@ -8,7 +8,7 @@ const base: Env = {
   OIDC_CLIENT_ID: 'jitsi',
   OIDC_CLIENT_SECRET: 'client-secret',
   JWT_APP_ID: 'my-app',
-  JWT_APP_SECRET: 'app-secret',
+  JWT_APP_SECRET: 'app-secret-of-32-bytes-0123456789',
   COOKIE_SECRET: 'c'.repeat(32),
 }
 
@@ -40,7 +40,7 @@ t.test('defaults', async (t) => {
   t.same(
     { ...a.jwt },
     {
-      appId: 'my-app', alg: 'HS256', secret: 'app-secret', privateKeyFile: '', keyId: undefined, publicKeysDir: undefined, keyReloadSeconds: 30,
+      appId: 'my-app', alg: 'HS256', secret: 'app-secret-of-32-bytes-0123456789', privateKeyFile: '', keyId: undefined, publicKeysDir: undefined, keyReloadSeconds: 30,
       issuer: 'my-app', audience: 'my-app', subject: '*', subjectDefault: '*', roomClaim: 'room', ttlSeconds: 300,
       idAttribute: 'sub', nameAttribute: 'name', mailAttribute: 'email', avatarAttribute: 'picture', group: undefined,
     },
@@ -49,7 +49,7 @@ t.test('defaults', async (t) => {
   t.equal(a.cookie.sessionTtlSeconds, 28800)
   t.equal(a.guestAccess, false)
   t.equal(a.oidc.userinfo, 'auto')
-  t.equal(a.oidc.postLogoutRedirectUri, 'https://meet.example.com/')
+  t.equal(a.oidc.postLogoutRedirectUri, 'https://meet.example.com/jitsi/signed-out')
   t.equal(a.roles.moderatorRule.source, 'false')
   t.equal(a.roles.features.size, 0)
   t.ok(Object.isFrozen(c) && Object.isFrozen(a) && Object.isFrozen(a.jwt), 'frozen')
@@ -133,7 +133,7 @@ t.test('ENABLE_AUTH=0 needs only PUBLIC_URL', async (t) => {
 })
 
 t.test('overrides', async (t) => {
-  const c = loadConfig({ ...base, PUBLIC_URL: 'http://localhost:8080', JWT_ALG: 'HS512', JWT_ISSUER: 'iss', JWT_AUDIENCE: 'aud', JWT_SUBJECT: 'meet.jitsi', OIDC_ISSUER: 'http://127.0.0.1:9000', PATH_PREFIX: '/auth/jitsi/', ENABLE_AUTH: 'true', USE_RULE: '1' })
+  const c = loadConfig({ ...base, PUBLIC_URL: 'http://localhost:8080', JWT_ALG: 'HS512', JWT_APP_SECRET: 'x'.repeat(64), JWT_ISSUER: 'iss', JWT_AUDIENCE: 'aud', JWT_SUBJECT: 'meet.jitsi', OIDC_ISSUER: 'http://127.0.0.1:9000', PATH_PREFIX: '/auth/jitsi/', ENABLE_AUTH: 'true', USE_RULE: '1' })
   const a = c.auth!
   t.equal(a.jwt.alg, 'HS512')
   t.equal(a.jwt.issuer, 'iss')
@@ -169,6 +169,20 @@ t.test('public-key algorithms', async (t) => {
   for (const alg of ['ES256', 'PS256', 'EdDSA', 'none', 'rs256', 'HS1024']) {
     t.match(problems({ ...base, JWT_ALG: alg }).join('\n'), /JWT_ALG: must be one of HS256, HS384, HS512, RS256, RS384, RS512 \(what Jitsi's Prosody verifies: no ES\*, PS\*, EdDSA or none\)/, alg)
   }
+})
+
+t.test('JWT_APP_SECRET at least as long as the hash (RFC 7518 § 3.2), directly or from a file', async (t) => {
+  for (const [alg, needed] of [['HS256', 32], ['HS384', 48], ['HS512', 64]] as const) {
+    t.match(problems({ ...base, JWT_ALG: alg, JWT_APP_SECRET: 'k'.repeat(needed - 1) }).join('\n'), new RegExp(`JWT_APP_SECRET: is ${needed - 1} bytes; ${alg} needs at least ${needed} \\(RFC 7518 § 3\\.2\\), e\\.g\\. \`openssl rand -base64 ${needed}\``), alg)
+    t.same(problems({ ...base, JWT_ALG: alg, JWT_APP_SECRET: 'k'.repeat(needed) }), [], `${needed} bytes are enough for ${alg}`)
+  }
+  // Bytes, not characters: 16 two-byte characters are 32 bytes.
+  t.same(problems({ ...base, JWT_APP_SECRET: 'é'.repeat(16) }), [])
+  const { tempDir } = await import('./fixtures/keys.js')
+  const { writeFileSync } = await import('node:fs')
+  const dir = tempDir()
+  writeFileSync(`${dir}/short`, 'short-secret\n')
+  t.match(problems({ ...base, JWT_APP_SECRET: undefined, JWT_APP_SECRET_FILE: `${dir}/short` }).join('\n'), /JWT_APP_SECRET: is 12 bytes; HS256 needs at least 32/)
 })
 
 t.test('roles and features', async (t) => {

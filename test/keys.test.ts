@@ -223,7 +223,7 @@ t.test('a bad start-up state is an error naming the file', async (t) => {
 })
 
 t.test('HS keys publish nothing', async (t) => {
-  const jwt = loadConfig({ PUBLIC_URL: 'https://m.example', OIDC_ISSUER: 'https://i.example', OIDC_CLIENT_ID: 'c', OIDC_CLIENT_SECRET: 's', JWT_APP_ID: 'a', JWT_APP_SECRET: 'secret', COOKIE_SECRET: 'x'.repeat(32) }).auth!.jwt
+  const jwt = loadConfig({ PUBLIC_URL: 'https://m.example', OIDC_ISSUER: 'https://i.example', OIDC_CLIENT_ID: 'c', OIDC_CLIENT_SECRET: 's', JWT_APP_ID: 'a', JWT_APP_SECRET: 'secret-of-32-bytes-0123456789abcd', COOKIE_SECRET: 'x'.repeat(32) }).auth!.jwt
   const store = await KeyStore.load(jwt)
   t.same(store.published, [])
   t.equal(store.jwksJson, '{"keys":[]}')

@@ -138,7 +138,10 @@ export async function runCheck(opts: CheckOptions, io: CheckIo): Promise<number>
 
   if (opts.url !== undefined || opts.keyserver !== undefined) {
     const keyserver = opts.keyserver ?? `${(opts.url as string).replace(/\/+$/, '')}${auth.pathPrefix}asap`
-    if (isRsa(auth.jwt.alg)) {
+    if (keyserver.endsWith('/')) {
+      // Prosody appends "/<sha256(kid)>.pem": a trailing slash makes "//", which the key server does not serve.
+      step(false, 'key server', `${keyserver} ends with "/": Prosody would request ${keyserver}/<sha256 of kid>.pem (two slashes). Give it without the trailing slash, in JWT_ASAP_KEYSERVER too: ${keyserver.replace(/\/+$/, '')}`)
+    } else if (isRsa(auth.jwt.alg)) {
       try {
         await verifyLikeProsody(token, { ...base, keyserver })
         step(true, 'key server', `${keyserver} serves the key; the sample token verifies with it`)

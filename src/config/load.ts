@@ -140,10 +140,23 @@ function readOidc(r: Reader, publicUrl: URL | undefined, pathPrefix: string, gro
     userinfo,
     neededClaims: [],
     expectedClaims: [],
-    postLogoutRedirectUri: `${publicUrl.origin}/`,
+    postLogoutRedirectUri: `${publicUrl.origin}${pathPrefix}signed-out`,
     ...(caCertificates.length > 0 ? { caCertificates } : {}),
     ...(internalUrl ? { internalUrl } : {}),
   }
+}
+
+/**
+ * RFC 7518 § 3.2: an HMAC key at least as long as the hash (32, 48, 64 bytes for HS256/384/512);
+ * jose and Prosody accept shorter ones, which only makes the shared secret easier to guess.
+ */
+function hsSecret(r: Reader, alg: string | undefined): string {
+  const secret = r.string('JWT_APP_SECRET')
+  const needed = { HS256: 32, HS384: 48, HS512: 64 }[alg ?? ''] ?? 0
+  if (Buffer.byteLength(secret) < needed) {
+    r.problem('JWT_APP_SECRET', `is ${Buffer.byteLength(secret)} bytes; ${alg} needs at least ${needed} (RFC 7518 § 3.2), e.g. \`openssl rand -base64 ${needed}\``)
+  }
+  return secret
 }
 
 function readJwt(r: Reader): JwtConfig {
@@ -153,7 +166,7 @@ function readJwt(r: Reader): JwtConfig {
   const jwt: JwtConfig = {
     appId,
     alg,
-    secret: rsa ? '' : r.string('JWT_APP_SECRET'),
+    secret: rsa ? '' : hsSecret(r, alg),
     privateKeyFile: rsa ? r.file('JWT_PRIVATE_KEY_FILE', parsePrivateKey) : '',
     keyId: rsa ? r.string('JWT_KEY_ID') : undefined,
     publicKeysDir: rsa ? r.dir('JWT_PUBLIC_KEYS_DIR') : undefined,

@@ -21,7 +21,7 @@ import { CLIENT_ID, CLIENT_SECRET, startStack } from '../fixtures/stack.js'
 function oidcConfig(issuer: string): OidcConfig {
   return loadConfig({
     PUBLIC_URL: 'https://meet.example.com', OIDC_ISSUER: issuer, OIDC_ALLOW_HTTP: '1', OIDC_CLIENT_ID: CLIENT_ID, OIDC_CLIENT_SECRET: CLIENT_SECRET,
-    JWT_APP_ID: 'app', JWT_APP_SECRET: 'x'.repeat(32), COOKIE_SECRET: 'y'.repeat(32),
+    JWT_APP_ID: 'app', JWT_APP_SECRET: 'x'.repeat(32).repeat(32), COOKIE_SECRET: 'y'.repeat(32),
   }).auth!.oidc
 }
 

@@ -117,7 +117,7 @@ const idpHttpPort = Number(new URL(idp.issuer).port)
 
 const base: Env = {
   PUBLIC_URL: 'https://meet.example.com', OIDC_CLIENT_ID: CLIENT_ID, OIDC_CLIENT_SECRET: CLIENT_SECRET,
-  JWT_APP_ID: 'app', JWT_APP_SECRET: 'x'.repeat(32), COOKIE_SECRET: 'y'.repeat(32),
+  JWT_APP_ID: 'app', JWT_APP_SECRET: 'x'.repeat(32).repeat(32), COOKIE_SECRET: 'y'.repeat(32),
 }
 const oidcConfig = (env: Env): OidcConfig => loadConfig({ ...base, ...env }).auth!.oidc
 
