@@ -9,6 +9,7 @@ import { request } from 'undici'
 import WebSocket from 'ws'
 import { Browser } from './fixtures/client.js'
 import { freePorts } from './fixtures/ports.js'
+import { eventually } from './fixtures/eventually.js'
 import { cliBuilt, finish, run, serveEnv, waitForOutput } from './fixtures/process.js'
 import { signIn } from './fixtures/signin.js'
 import { startUpstream } from './fixtures/upstream.js'
@@ -62,7 +63,7 @@ t.test('serve: listens, proxies, logs its configuration without secrets, stops o
   const upstream = await startUpstream()
   t.teardown(() => upstream.close())
   const p = run(['serve'], serveEnv(upstream.url, {
-    SHUTDOWN_TIMEOUT_SECONDS: '60', OIDC_CLIENT_SECRET: 'SUPER-SECRET-CLIENT', JWT_APP_SECRET: 'SUPER-SECRET-APP', COOKIE_SECRET: 'SUPER-SECRET-COOKIE-0123456789abcdef',
+    SHUTDOWN_TIMEOUT_SECONDS: '60', OIDC_CLIENT_SECRET: 'SUPER-SECRET-CLIENT', JWT_APP_SECRET: 'SUPER-SECRET-APP-0123456789abcdefgh', COOKIE_SECRET: 'SUPER-SECRET-COOKIE-0123456789abcdef',
   }))
   const result = finish(p)
   const [, port] = await waitForOutput(p, /listening on 127\.0\.0\.1:(\d+)/)
@@ -140,7 +141,9 @@ t.test('demo: a person signs in as alice and sees the token in the stand-in room
   const [aPort, bPort] = await freePorts(2)
   const a = { port: aPort! }
   const b = { port: bPort! }
-  const p = run(['demo'], { DEMO_PORT: String(a.port), DEMO_IDP_PORT: String(b.port), DEMO_ADMIN_PORT: '0', LOG_LEVEL: 'warn' })
+  const p = run(['demo'], { DEMO_PORT: String(a.port), DEMO_IDP_PORT: String(b.port), DEMO_ADMIN_PORT: '0' })
+  let stdout = ''
+  p.stdout!.on('data', (d: Buffer) => (stdout += d))
   const result = finish(p)
   t.teardown(() => {
     p.kill('SIGTERM')
@@ -162,4 +165,33 @@ t.test('demo: a person signs in as alice and sees the token in the stand-in room
   const denied = await signIn({ url: base }, new Browser(), '/MyRoom', 'bob')
   t.equal(denied.done.status, 403)
   t.equal(denied.jwt, undefined)
+  // The terminal: lines for people, the sign-ins in words, no JSON and no access line per asset.
+  await browser.fetch(`${base}/config.js`)
+  t.ok(await eventually(() => /login denied by USE_RULE/.test(stdout)), 'the denial in words')
+  t.match(stdout, /INFO: login succeeded \{.*"user":"alice"/, 'the sign-in in words, one line')
+  t.notMatch(stdout, /"config"|"clientSecret"/, 'no configuration dump')
+  t.notMatch(stdout, /^\{"level"/m, 'no JSON lines')
+  t.notMatch(stdout, /config\.js/, 'no access line for an asset (ACCESS_LOG=errors)')
+  t.match(stdout, /Ports: DEMO_PORT=\d+, DEMO_IDP_PORT=\d+, DEMO_ADMIN_PORT=0/, 'the banner names the port variables')
+})
+
+t.test('demo on a busy port: the message names the variable to change', async (t) => {
+  const { createServer } = await import('node:net')
+  const busy = createServer()
+  await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => busy.close())
+  const taken = (busy.address() as { port: number }).port
+  const [free1, free2] = await freePorts(2)
+  for (const [variable, env] of [
+    ['DEMO_PORT', { DEMO_PORT: String(taken), DEMO_IDP_PORT: String(free1), DEMO_ADMIN_PORT: '0' }],
+    ['DEMO_IDP_PORT', { DEMO_PORT: String(free1), DEMO_IDP_PORT: String(taken), DEMO_ADMIN_PORT: '0' }],
+    ['DEMO_ADMIN_PORT', { DEMO_PORT: String(free1), DEMO_IDP_PORT: String(free2), DEMO_ADMIN_PORT: String(taken) }],
+  ] as const) {
+    const r = await finish(run(['demo'], env))
+    t.equal(r.code, 1, `${variable}: exit status 1`)
+    t.match(r.stderr, new RegExp(`port ${taken} is in use .*choose a free one with ${variable}, e\\.g\\. ${variable}=${taken + 100} npm run demo`), variable)
+    t.notMatch(r.stderr, /\n\s+at /, `${variable}: no stack trace`)
+  }
+  const bad = await finish(run(['demo'], { DEMO_PORT: 'eighty' }))
+  t.match(bad.stderr, /DEMO_PORT must be a port number from 1 to 65535, got "eighty"/)
 })

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { decideCallback, decideLogout, decideRoom, loginTarget, type LogoutFacts } from '../src/signin/decide.js'
+import { MAX_STATE, decideCallback, decideLogout, decideRoom, fromOurPagesOrThePerson, loginTarget, type LogoutFacts } from '../src/signin/decide.js'
 import type { LoginTransaction, Session } from '../src/signin/cookies.js'
 import { route, type EndpointTable } from '../src/http/endpoints.js'
 import { admit } from '../src/identity/claims.js'
@@ -51,10 +51,31 @@ t.test('decideCallback: only a state this browser started goes on', async (t) =>
   t.same(decideCallback('abc', tx, true), { kind: 'finish', tx })
   t.same(decideCallback(null, tx, true), { kind: 'invalid', detail: 'callback without state' })
   t.same(decideCallback('', tx, true), { kind: 'invalid', detail: 'callback without state' })
-  t.same(decideCallback('x'.repeat(257), tx, true), { kind: 'invalid', detail: 'callback without state' })
+  t.same(decideCallback('x'.repeat(MAX_STATE + 1), tx, true), { kind: 'invalid', detail: 'callback without state' })
   t.same(decideCallback('other', tx, true), { kind: 'invalid', detail: 'transaction cookie invalid or expired' })
   t.same(decideCallback('abc', undefined, true), { kind: 'invalid', detail: 'transaction cookie invalid or expired' })
   t.same(decideCallback('abc', undefined, false), { kind: 'invalid', detail: 'no transaction cookie for this state' })
+})
+
+t.test('fromOurPagesOrThePerson: Origin for a POST, else fetch metadata; none only for a GET', async (t) => {
+  const me = 'https://meet.example.com'
+  const cases: [boolean, string | undefined, string | undefined, boolean][] = [
+    [true, me, undefined, true],
+    [true, me, 'cross-site', true],
+    [true, 'https://evil.example', 'same-origin', false],
+    [true, 'null', undefined, false],
+    [true, undefined, 'same-origin', true],
+    [true, undefined, 'none', false],
+    [true, undefined, undefined, false],
+    [false, undefined, 'same-origin', true],
+    [false, undefined, 'none', true],
+    [false, undefined, 'same-site', false],
+    [false, undefined, 'cross-site', false],
+    [false, undefined, undefined, false],
+  ]
+  for (const [post, origin, fetchSite, want] of cases) {
+    t.equal(fromOurPagesOrThePerson({ post, origin, fetchSite, publicOrigin: me }), want, JSON.stringify({ post, origin, fetchSite }))
+  }
 })
 
 t.test('decideLogout: only the same origin or the anti-forgery value signs out', async (t) => {
@@ -66,6 +87,7 @@ t.test('decideLogout: only the same origin or the anti-forgery value signs out',
     [{ signedIn: true, post: true }, 'refuse'],
     [{ signedIn: true, csrfValid: true }, 'sign-out'],
     [{ signedIn: true }, 'confirm'],
+    [{ signedIn: true, sameOrigin: true }, 'sign-out'],
   ]
   for (const [facts, want] of cases) {
     t.equal(decideLogout({ signedIn: false, post: false, sameOrigin: false, csrfValid: false, ...facts }), want, JSON.stringify(facts))

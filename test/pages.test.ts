@@ -41,25 +41,34 @@ function strings(value: unknown, path = ''): Map<string, string> {
   return out
 }
 
-t.test('German has every text, and none of them is left in English', async (t) => {
+t.test('every language has every text, none left in English, and every page renders in it', async (t) => {
   const en = strings(TEXTS.en)
-  const de = strings(TEXTS.de)
-  t.same([...de.keys()].sort(), [...en.keys()].sort(), 'the same texts in both languages')
-  for (const code of PAGES) {
-    t.ok(en.has(`pages.${code}.title`) && en.has(`pages.${code}.body`), `${code} has English text`)
-    t.ok(de.has(`pages.${code}.title`) && de.has(`pages.${code}.body`), `${code} has German text`)
-  }
-  for (const [path, text] of en) {
-    t.not(de.get(path), text, `${path} is translated`)
-    t.ok((de.get(path) ?? '').trim().length > 0, `${path} is not empty`)
-  }
-  // Nothing English leaks into a German page: no English title, body or label appears in it.
+  t.same([...LANGUAGES], ['en', 'de', 'fr', 'es', 'it', 'nl', 'pt', 'pl'], 'English, German and Jitsi\'s next largest user bases')
   const english = [...en.values()]
-  for (const code of PAGES) {
-    const html = renderPage(code, { site: 'meet.example.com', requestId: 'rid-1', nextUrl: 'https://meet.example.com/Room', lang: 'de' })
-    const leaked = english.filter((s) => html.includes(escapeHtml(s)))
-    t.same(leaked, [], `${code}: German page has no English text`)
+  for (const lang of LANGUAGES.filter((l) => l !== 'en')) {
+    const other = strings(TEXTS[lang])
+    t.same([...other.keys()].sort(), [...en.keys()].sort(), `${lang}: the same texts as English`)
+    for (const code of PAGES) t.ok(other.has(`pages.${code}.title`) && other.has(`pages.${code}.body`), `${lang}: ${code} has its text`)
+    for (const [path, text] of en) {
+      t.not(other.get(path), text, `${lang}: ${path} is translated`)
+      t.ok((other.get(path) ?? '').trim().length > 0, `${lang}: ${path} is not empty`)
+    }
+    t.equal(TEXTS[lang].signedInAs.split('{account}').length, 2, `${lang}: the account line names {account} once`)
+    // Nothing English leaks into the page: no English title, body or label appears in it.
+    for (const code of PAGES) {
+      const html = renderPage(code, { site: 'meet.example.com', requestId: 'rid-1', nextUrl: 'https://meet.example.com/Room', lang, account: 'Alice' })
+      t.match(html, new RegExp(`<html lang="${lang}">[\\s\\S]*<h1>${escapeHtml(TEXTS[lang].pages[code].title).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}</h1>`), `${lang}: ${code} renders its title`)
+      const leaked = english.filter((s) => html.includes(escapeHtml(s)))
+      t.same(leaked, [], `${lang}: ${code} has no English text`)
+    }
   }
+})
+
+t.test('the account line: escaped, and never read as a replacement pattern', async (t) => {
+  const html = renderPage('ACCESS_DENIED', { site: 's', nextUrl: 'https://s/R', account: `Bob <b>"x"</b> $& $' (bob@example.com)` })
+  t.match(html, /<p>Signed in as <strong>Bob &#60;b&#62;&#34;x&#34;&#60;\/b&#62; \$&#38; \$&#39; \(bob@example\.com\)<\/strong>\.<\/p>/)
+  t.match(renderPage('ACCESS_DENIED', { site: 's', account: 'Anna', lang: 'de' }), /<p>Angemeldet als <strong>Anna<\/strong>\.<\/p>/)
+  t.notMatch(renderPage('ACCESS_DENIED', { site: 's' }), /Signed in as/, 'no line without an account')
 })
 
 t.test('the language comes from Accept-Language', async (t) => {
@@ -71,11 +80,19 @@ t.test('the language comes from Accept-Language', async (t) => {
     ['de-DE', 'de'],
     ['de-CH;q=0.9, en;q=0.8', 'de'],
     ['en-US,en;q=0.9,de;q=0.8', 'en'],
-    ['fr-FR, fr;q=0.9, de;q=0.7, en;q=0.5', 'de'],
-    ['fr', 'en'],
+    ['fr-FR, fr;q=0.9, de;q=0.7, en;q=0.5', 'fr'],
+    ['ja-JP, de;q=0.7, en;q=0.5', 'de'],
+    ['fr', 'fr'],
+    ['pt-BR,pt;q=0.9', 'pt'],
+    ['nl-BE', 'nl'],
+    ['es-419', 'es'],
+    ['it-CH, pl;q=0.9', 'it'],
+    ['pl', 'pl'],
+    ['ja', 'en'],
     ['*', 'en'],
     ['de;q=0.5, *;q=0.1', 'de'],
-    ['fr, *;q=0.5', 'en'],
+    ['fr, *;q=0.5', 'fr'],
+    ['ja, *;q=0.5', 'en'],
     ['en;q=0, *', 'de'],
     ['en;q=0, de;q=0', 'en'],
     ['de;q=0, *', 'en'],

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net'
 import { LRUCache } from 'lru-cache'
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
 import MemoryAdapter, { type MemoryStore } from 'oidc-provider/lib/adapters/memory_adapter.js'
+import { listen } from './jitsi.js'
 import { readForm } from '../http/form.js'
 
 /**
@@ -93,12 +94,16 @@ ${error ? `<p class="e">${escape(error)}</p>` : ''}
 <button type="submit">Sign in</button></form></main></body></html>`
 }
 
+const stalePage = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Demo identity provider: page expired</title><style>body{font:16px system-ui,sans-serif;background:#eef1f5;margin:0}main{max-width:22rem;margin:10vh auto;background:#fff;padding:2rem;border-radius:8px}</style>
+</head><body><main><h1>This sign-in page has expired</h1><p>Open your meeting link again to sign in.</p></main></body></html>`
+
 /** Starts the IdP; its issuer is `http://<host>:<port>`. */
 export async function startIdp(opts: IdpOptions): Promise<Idp> {
   const accounts = opts.accounts ?? DEMO_ACCOUNTS
   const server = createServer()
   const host = opts.host ?? '127.0.0.1'
-  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, host, resolve))
+  await listen(server, opts.port ?? 0, host)
   const port = (server.address() as AddressInfo).port
   const issuer = `http://${host === '127.0.0.1' || host === '::1' ? host : 'localhost'}:${port}`
 
@@ -161,18 +166,38 @@ export async function startIdp(opts: IdpOptions): Promise<Idp> {
   const provider = new Provider(issuer, configuration)
   const handler = provider.callback()
 
+  // The authorization requests behind recent login pages: Back or a reload on a page whose
+  // interaction is finished or expired starts that request again (with an IdP session it goes
+  // straight back to the client), as real IdPs restart a stale login instead of failing.
+  const requests = new Map<string, URLSearchParams>()
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const m = /^\/interaction\/([\w-]+)(\/login)?$/.exec((req.url ?? '').split('?')[0] ?? '')
     if (!m) return handler(req, res)
-    void interaction(req, res, m[1] as string, m[2] !== undefined).catch(() => {
-      if (!res.headersSent) res.writeHead(400, { 'content-type': 'text/plain' })
-      res.end('interaction failed: start the sign-in again')
+    const uid = m[1] as string
+    void interaction(req, res, uid, m[2] !== undefined).catch(() => {
+      if (res.headersSent) return res.end()
+      const again = requests.get(uid)
+      if (again) {
+        res.writeHead(303, { location: `/auth?${again}`, 'cache-control': 'no-store' })
+        return res.end()
+      }
+      res.writeHead(400, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+      res.end(stalePage)
     })
   })
+
+  function remember(uid: string, params: Record<string, unknown>): void {
+    const q = new URLSearchParams()
+    for (const [k, v] of Object.entries(params)) if (typeof v === 'string') q.set(k, v)
+    requests.set(uid, q)
+    // Bounded: the oldest go first.
+    if (requests.size > 1000) requests.delete(requests.keys().next().value as string)
+  }
 
   async function interaction(req: IncomingMessage, res: ServerResponse, uid: string, submit: boolean): Promise<void> {
     const details = await provider.interactionDetails(req, res)
     if (details.uid !== uid) throw new Error('interaction mismatch')
+    remember(uid, details.params)
     if (!submit) {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
       res.end(loginPage(uid))

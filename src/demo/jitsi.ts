@@ -24,7 +24,7 @@ export function decodePayload(jwt: string): Record<string, unknown> | undefined 
   }
 }
 
-function roomPage(path: string, jwt: string | null, loginPath: string): string {
+function roomPage(path: string, jwt: string | null, prefix: string): string {
   const room = decodeURIComponent(path.slice(1))
   const claims = jwt ? decodePayload(jwt) : undefined
   const user = (claims?.context as { user?: { name?: string } } | undefined)?.user
@@ -33,8 +33,19 @@ function roomPage(path: string, jwt: string | null, loginPath: string): string {
 <title>${escape(room)} · Jitsi stand-in</title>
 <style>body{font:16px system-ui,sans-serif;margin:2rem;max-width:48rem}pre{background:#f3f3f3;padding:1rem;overflow:auto}</style></head>
 <body><h1>Jitsi stand-in: room “${escape(room)}”</h1><p id="who">${who}</p>
-${claims ? `<h2>Token claims</h2><pre id="claims">${escape(JSON.stringify(claims, null, 2))}</pre>` : `<p><a href="${escape(loginPath)}">Sign in (like Jitsi's login button)</a></p>`}
+${claims ? `<p><a id="signout" href="${escape(prefix)}logout">Sign out</a></p><h2>Token claims</h2><pre id="claims">${escape(JSON.stringify(claims, null, 2))}</pre>` : `<p><a href="${escape(`${prefix}login?room=${path.split('/').pop() ?? ''}`)}">Sign in (like Jitsi's login button)</a></p>`}
 <p>In a real deployment this is Jitsi Meet, which passes the token on to Prosody.</p></body></html>`
+}
+
+/** Listens, or rejects with the listen error (EADDRINUSE and the like). */
+export function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
 }
 
 export async function startStandIn(opts: { host?: string; port?: number; pathPrefix?: string } = {}): Promise<StandIn> {
@@ -57,9 +68,8 @@ export async function startStandIn(opts: { host?: string; port?: number; pathPre
       return
     }
     if (/^\/[^/]+(?:\/[^/]+)?$/.test(url.pathname) && !url.pathname.includes('.')) {
-      const room = url.pathname.split('/').pop() ?? ''
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
-      res.end(roomPage(url.pathname, url.searchParams.get('jwt'), `${prefix}login?room=${room}`))
+      res.end(roomPage(url.pathname, url.searchParams.get('jwt'), prefix))
       return
     }
     res.writeHead(404, { 'content-type': 'text/plain' })
@@ -70,7 +80,7 @@ export async function startStandIn(opts: { host?: string; port?: number; pathPre
     if (!(req.url ?? '').startsWith('/xmpp-websocket')) return socket.destroy()
     wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (data, binary) => ws.send(data, { binary })))
   })
-  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', resolve))
+  await listen(server, opts.port ?? 0, opts.host ?? '127.0.0.1')
   const { port } = server.address() as AddressInfo
   return {
     url: `http://${opts.host ?? '127.0.0.1'}:${port}`,

@@ -19,6 +19,8 @@ export interface Outcome {
   readonly detail?: string | undefined
   /** A fact for the person to pass on to an operator, shown on the page (see SidecarError.note). */
   readonly note?: string | undefined
+  /** The signed-in account the page is about (Access denied): its name or email. */
+  readonly account?: string | undefined
   /** Link (or form action) for the page's next step; built from PUBLIC_URL only. */
   readonly nextUrl?: string | undefined
   /** Makes the next step a POST form with these hidden fields. */
@@ -68,6 +70,7 @@ export class Responder {
       nextUrl: outcome.nextUrl ?? `${this.#config.publicOrigin}/`,
       ...(outcome.postFields ? { postFields: outcome.postFields } : {}),
       ...(outcome.note ? { note: outcome.note } : {}),
+      ...(outcome.account ? { account: outcome.account } : {}),
     })
     const headers: Record<string, string | string[]> = { ...PAGE_HEADERS, 'content-language': lang, 'content-length': String(Buffer.byteLength(html)) }
     if (outcome.formLeavesSite || outcome.frameAncestor !== undefined) headers['content-security-policy'] = contentSecurityPolicy(outcome.formLeavesSite, outcome.frameAncestor)

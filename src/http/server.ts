@@ -19,7 +19,7 @@ import { sendToRoom, type SignInDeps } from '../signin/deps.js'
 import { gateRoom } from '../signin/gate.js'
 import { loginEndpoint, startLogin } from '../signin/login.js'
 import { frontchannelLogoutEndpoint } from '../signin/frontchannel.js'
-import { logoutEndpoint } from '../signin/logout.js'
+import { logoutEndpoint, signedOutEndpoint } from '../signin/logout.js'
 import { RevocationRelay } from '../signin/relay.js'
 import { Revocations } from '../signin/revocations.js'
 import { KeyStore, isRsa } from '../token/keys.js'
@@ -117,6 +117,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       login: { methods: ['GET', 'HEAD'], handle: (req, res, query) => loginEndpoint(d, req, res, query), signIn: true },
       callback: { methods: ['GET'], handle: (req, res, query) => callbackEndpoint(d, req, res, query), signIn: true },
       logout: { methods: ['GET', 'HEAD', 'POST'], handle: (req, res, query) => logoutEndpoint(d, req, res, query) },
+      'signed-out': { methods: ['GET', 'HEAD'], handle: (req, res, query) => signedOutEndpoint(d, req, res, query) },
       'frontchannel-logout': { methods: ['GET', 'HEAD'], handle: (req, res, query) => frontchannelLogoutEndpoint(d, req, res, query) },
       'backchannel-logout': { methods: ['POST'], handle: (req, res) => backchannelLogoutEndpoint(d, req, res) },
       // The key server exists only with a key pair: a shared secret has nothing to publish.

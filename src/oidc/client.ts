@@ -161,11 +161,11 @@ export class OidcClient {
     return configuration
   }
 
-  /** A fresh authorization request. Throws SidecarError when the IdP cannot be reached. */
-  async startLogin(opts: { readonly prompt?: 'login' } = {}): Promise<LoginStart> {
+  /** A fresh authorization request (with the caller's unguessable `state`, or a random one). Throws SidecarError when the IdP cannot be reached. */
+  async startLogin(opts: { readonly prompt?: 'login'; readonly state?: string } = {}): Promise<LoginStart> {
     const { configuration, idp: { openid } } = await this.#discovery()
     const verifier = openid.randomPKCECodeVerifier()
-    const state = openid.randomState()
+    const state = opts.state ?? openid.randomState()
     const nonce = openid.randomNonce()
     const url = openid.buildAuthorizationUrl(configuration, {
       redirect_uri: this.#cfg.redirectUri,
@@ -236,9 +236,10 @@ export class OidcClient {
   /**
    * The IdP's RP-initiated logout URL (OpenID Connect RP-Initiated Logout),
    * or undefined when the IdP publishes no end_session_endpoint or cannot be
-   * reached. Without an ID token the client_id identifies us.
+   * reached. Without an ID token the client_id identifies us; `state` comes back
+   * to the post-logout redirect URI.
    */
-  async endSessionUrl(idToken: string | undefined): Promise<string | undefined> {
+  async endSessionUrl(idToken: string | undefined, state?: string): Promise<string | undefined> {
     let discovered: Discovered
     try {
       discovered = await this.#discovery()
@@ -249,6 +250,7 @@ export class OidcClient {
     const params: Record<string, string> = { post_logout_redirect_uri: this.#cfg.postLogoutRedirectUri }
     if (idToken !== undefined) params.id_token_hint = idToken
     else params.client_id = this.#cfg.clientId
+    if (state !== undefined) params.state = state
     return discovered.idp.openid.buildEndSessionUrl(discovered.configuration, params).href
   }
 

@@ -81,9 +81,11 @@ export function flushAndExit(log: Logger, code: number, waitMs = 1000): void {
  * only here: it and its dependencies cost start-up time and memory that JSON
  * logging never uses.
  */
-export async function prettyStream(destination?: DestinationStream): Promise<DestinationStream> {
+export async function prettyStream(destination?: DestinationStream, opts: { readonly brief?: boolean } = {}): Promise<DestinationStream> {
   const { default: pretty } = await import('pino-pretty')
-  return pretty({ colorize: process.stdout.isTTY === true, destination: destination ?? 1, sync: true })
+  // brief (the demo): one line per event, without the start-up configuration dump.
+  const brief = opts.brief ? { singleLine: true, ignore: 'pid,hostname,config,event' } : {}
+  return pretty({ colorize: process.stdout.isTTY === true, destination: destination ?? 1, sync: true, ...brief })
 }
 
 /**

@@ -2,7 +2,7 @@
  * The pages people see when something stops them: one small self-contained
  * template (no external resources, strict CSP), plain words, the next step,
  * and a request id to quote to an operator. Never any secret or stack trace.
- * Written in English and German, picked from the request's Accept-Language.
+ * In the languages of texts.ts, picked from the request's Accept-Language.
  */
 import { OUTCOMES, type OutcomeCode } from '../outcomes.js'
 import { DEFAULT_LANGUAGE, LANGUAGES, TEXTS, type Language } from './texts.js'
@@ -88,6 +88,8 @@ export interface PageOptions {
   readonly lang?: Language
   /** A fact for the person to pass on (SidecarError.note), shown as it is. */
   readonly note?: string
+  /** The signed-in account the page is about (its name or email), shown escaped. */
+  readonly account?: string
 }
 
 export function escapeHtml(s: string): string {
@@ -105,6 +107,8 @@ export function renderPage(name: OutcomeCode, opts: PageOptions): string {
       ? `<form method="post" action="${escapeHtml(opts.nextUrl)}">${Object.entries(opts.postFields).map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`).join('')}<button class="button" type="submit">${label}</button></form>`
       : `<p><a class="button" href="${escapeHtml(opts.nextUrl)}">${label}</a></p>`
   }
+  // The template is ours; the account is escaped and put in with a function, so no `$&` in it is read as a pattern.
+  const account = opts.account ? `<p>${escapeHtml(texts.signedInAs).replace('{account}', () => `<strong>${escapeHtml(opts.account as string)}</strong>`)}</p>\n` : ''
   const note = opts.note ? `<p class="id"><code>${escapeHtml(opts.note)}</code></p>` : ''
   const id = opts.requestId ? `<p class="id">${escapeHtml(texts.requestId)}: <code>${escapeHtml(opts.requestId)}</code></p>` : ''
   return `<!doctype html>
@@ -128,7 +132,7 @@ h1{font-size:1.5rem;margin:0 0 .75rem}
 <header>${escapeHtml(opts.site)}</header>
 <h1>${escapeHtml(text.title)}</h1>
 <p>${escapeHtml(text.body)}</p>
-${note}${next}${id}
+${account}${note}${next}${id}
 </main>
 </body>
 </html>

@@ -13,7 +13,8 @@ import type { Identity } from '../identity/claims.js'
 import type { LoginChecks } from '../oidc/types.js'
 import type { ReturnTarget } from '../rooms/target.js'
 
-export type Purpose = 'session' | 'tx'
+/** What a sealed value is for: a session, a login transaction, a return room (return-state.ts). */
+export type Purpose = 'session' | 'tx' | 'return'
 
 /** Who the IdP says signed in, for logouts it sends us (front- and back-channel). */
 export interface IdpSession {
@@ -34,6 +35,8 @@ export interface Session {
   readonly sid: string
   /** The ID token, for RP-initiated logout's id_token_hint (left out when it would not fit in a cookie). */
   readonly idToken?: string
+  /** The room the person signed in for: "Sign in again" after signing out returns there. */
+  readonly room?: { readonly room: string; readonly tenant?: string }
 }
 
 /** One login in progress, sealed in its own cookie: the checks and where to return. */
@@ -227,5 +230,6 @@ function toSession(p: JWTPayload): Session | undefined {
     identity, sid: p.sid, policy: p.policy, createdAt: typeof p.createdAt === 'number' ? p.createdAt : p.iat * 1000,
     ...(idp ? { idp } : {}),
     ...(typeof p.idToken === 'string' ? { idToken: p.idToken } : {}),
+    ...(isRecord(p.room) && typeof p.room.room === 'string' ? { room: { room: p.room.room, ...(typeof p.room.tenant === 'string' ? { tenant: p.room.tenant } : {}) } } : {}),
   }
 }

@@ -59,13 +59,16 @@ export function loginTarget(params: URLSearchParams, prefix: string): ReturnTarg
   return state !== null ? 'login: unusable state' : 'login: missing or invalid room'
 }
 
+/** Longest state we make (a sealed return room: return-state.ts) with room to spare. */
+export const MAX_STATE = 1024
+
 export type CallbackDecision =
   | { readonly kind: 'finish'; readonly tx: LoginTransaction }
   | { readonly kind: 'invalid'; readonly detail: string }
 
 /** Whether a callback may go on to the code exchange: its state names a login this browser started. */
 export function decideCallback(state: string | null, tx: LoginTransaction | undefined, hasTxCookie: boolean): CallbackDecision {
-  if (state === null || state.length === 0 || state.length > 256) return { kind: 'invalid', detail: 'callback without state' }
+  if (state === null || state.length === 0 || state.length > MAX_STATE) return { kind: 'invalid', detail: 'callback without state' }
   if (tx && tx.state === state) return { kind: 'finish', tx }
   return { kind: 'invalid', detail: hasTxCookie ? 'transaction cookie invalid or expired' : 'no transaction cookie for this state' }
 }
@@ -75,16 +78,31 @@ export type LogoutDecision = 'already-out' | 'refuse' | 'confirm' | 'sign-out'
 export interface LogoutFacts {
   readonly signedIn: boolean
   readonly post: boolean
-  /** The POST came from our own pages (Origin, or fetch metadata). */
+  /**
+   * The request came from our own pages (Origin, or fetch metadata `same-origin`) or from the person
+   * (fetch metadata `none`: a typed address, a bookmark): no other site can send either.
+   */
   readonly sameOrigin: boolean
   /** The request carries the session's anti-forgery value. */
   readonly csrfValid: boolean
 }
 
 /**
- * Only a same-origin POST, or a request carrying the session's anti-forgery
- * value, signs anyone out: a third-party page cannot. A plain GET (a typed or
- * linked address) gets a confirmation page whose button makes that POST.
+ * Whether a logout request came from our own pages or the person: a POST whose Origin is
+ * PUBLIC_URL's; else (a GET, or a POST without Origin) fetch metadata `same-origin`, or `none`
+ * for a GET (typed, bookmarked). Browsers set both headers; no page can.
+ */
+export function fromOurPagesOrThePerson(r: { post: boolean; origin: string | undefined; fetchSite: string | string[] | undefined; publicOrigin: string }): boolean {
+  if (r.post && r.origin !== undefined) return r.origin === r.publicOrigin
+  return r.fetchSite === 'same-origin' || (!r.post && r.fetchSite === 'none')
+}
+
+/**
+ * Only a request from our own pages or the person, or one carrying the
+ * session's anti-forgery value, signs anyone out: a third-party page cannot.
+ * Anything else that is a GET (a link on another site, a browser without
+ * fetch metadata) gets a confirmation page whose button makes a same-origin
+ * POST; the IdP may ask once more, which that page says.
  */
 export function decideLogout(f: LogoutFacts): LogoutDecision {
   if (!f.signedIn) return 'already-out'

@@ -9,6 +9,7 @@ import { targetUrl, type ReturnTarget } from '../rooms/target.js'
 import { MAX_PARALLEL_LOGINS, MAX_SEALED_COOKIE, TX_TTL_SECONDS, parseCookies, type LoginTransaction } from './cookies.js'
 import { MAX_RETURN_URL, decideRoom, loginTarget } from './decide.js'
 import { currentSession, sendToRoom, type SignInDeps } from './deps.js'
+import { sealReturn } from './return-state.js'
 
 /** `PATH_PREFIX` + `login`. */
 export async function loginEndpoint(d: SignInDeps, req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
@@ -23,12 +24,21 @@ export async function loginEndpoint(d: SignInDeps, req: IncomingMessage, res: Se
   return startLogin(d, req, res, target, cookies, another ? { prompt: 'login' } : {})
 }
 
-export async function startLogin(d: SignInDeps, req: IncomingMessage, res: ServerResponse, target: ReturnTarget, cookies: ReadonlyMap<string, string>, opts: { readonly prompt?: 'login' } = {}): Promise<void> {
+export interface StartOptions {
+  /** Ask the IdP for a new sign-in (another account). */
+  readonly prompt?: 'login'
+  /** The sidecar restarts a login whose callback lost its transaction (see callback.ts). */
+  readonly again?: boolean
+  /** Cookies to set with the redirect (the spent transaction's clearing). */
+  readonly setCookies?: readonly string[]
+}
+
+export async function startLogin(d: SignInDeps, req: IncomingMessage, res: ServerResponse, target: ReturnTarget, cookies: ReadonlyMap<string, string>, opts: StartOptions = {}): Promise<void> {
   const back = targetUrl(d.config.publicOrigin, target)
   if (back.length > MAX_RETURN_URL) return d.responder.respond(req, res, { code: 'URL_TOO_LONG', detail: `return URL of ${back.length} characters` })
   let start
   try {
-    start = await d.oidc.startLogin(opts)
+    start = await d.oidc.startLogin({ ...(opts.prompt ? { prompt: opts.prompt } : {}), state: await sealReturn(d.cookies, target, opts.again) })
   } catch (err) {
     return d.responder.respond(req, res, failure(err, { nextUrl: back, signIn: true }))
   }
@@ -37,10 +47,10 @@ export async function startLogin(d: SignInDeps, req: IncomingMessage, res: Serve
   const sealed = await c.sealTransaction(tx)
   // Browsers drop larger cookies, and the login could never finish.
   if (sealed.length > MAX_SEALED_COOKIE) return d.responder.respond(req, res, { code: 'URL_TOO_LONG', detail: `login transaction of ${sealed.length} bytes` })
-  const setCookies = [c.setCookie(c.txName(start.state), sealed, TX_TTL_SECONDS), ...(await pruneTransactions(d, cookies))]
+  const setCookies = [...(opts.setCookies ?? []), c.setCookie(c.txName(start.state), sealed, TX_TTL_SECONDS), ...(await pruneTransactions(d, cookies))]
   // A session cookie that did not open is stale or forged: drop it.
   if (cookies.has(c.sessionName)) setCookies.push(c.clearCookie(c.sessionName))
-  d.log.info({ event: 'login_started', room: target.room, tenant: target.tenant }, 'login started')
+  d.log.info({ event: 'login_started', room: target.room, tenant: target.tenant, ...(opts.again ? { restarted: true } : {}) }, opts.again ? 'login restarted' : 'login started')
   d.metrics?.logins.inc({ outcome: 'started', reason: '' })
   return redirect(res, start.url, setCookies)
 }

@@ -1,16 +1,19 @@
 /**
  * `PATH_PREFIX` + `logout`: clears the session and, when the IdP publishes an
  * end_session_endpoint, continues with RP-initiated logout there. Only a
- * same-origin POST, or a request carrying the session's anti-forgery value,
- * signs anyone out: a third-party page cannot. A plain GET (a typed or
- * linked address) gets a confirmation page whose button makes that POST.
+ * request from our own pages or the person (see decideLogout), or one carrying
+ * the session's anti-forgery value, signs anyone out: a third-party page
+ * cannot; a link from elsewhere gets a confirmation page whose button makes a
+ * same-origin POST. Every sign-out ends on our signed-out page.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { readForm } from '../http/form.js'
 import { redirect } from '../http/respond.js'
 import { parseCookies, type Session } from './cookies.js'
-import { decideLogout } from './decide.js'
+import { targetUrl, type ReturnTarget } from '../rooms/target.js'
+import { decideLogout, fromOurPagesOrThePerson } from './decide.js'
 import type { SignInDeps } from './deps.js'
+import { openReturn, sealReturn } from './return-state.js'
 
 export async function logoutEndpoint(d: SignInDeps, req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
   const { responder: r, cookies: c } = d
@@ -22,12 +25,12 @@ export async function logoutEndpoint(d: SignInDeps, req: IncomingMessage, res: S
   const decision = decideLogout({
     signedIn: session !== undefined,
     post,
-    sameOrigin: post && sameOrigin(d, req),
+    sameOrigin: fromOurPagesOrThePerson({ post, origin: req.headers.origin, fetchSite: req.headers['sec-fetch-site'], publicOrigin: d.config.publicOrigin }),
     csrfValid: session !== undefined && c.checkLogoutToken(session.sid, csrf),
   })
   switch (decision) {
     case 'already-out':
-      return r.respond(req, res, { code: 'SIGNED_OUT', setCookies: clear })
+      return r.respond(req, res, { code: 'SIGNED_OUT', setCookies: clear, nextUrl: `${d.config.publicOrigin}/` })
     case 'refuse':
       return r.respond(req, res, { code: 'LOGOUT_REFUSED', detail: `cross-site logout POST (Origin ${JSON.stringify(req.headers.origin ?? null)})` })
     case 'confirm':
@@ -40,18 +43,26 @@ export async function logoutEndpoint(d: SignInDeps, req: IncomingMessage, res: S
         formLeavesSite: true,
       })
     case 'sign-out': {
-      const { identity, idToken } = session as Session
+      const { identity, idToken, room } = session as Session
       d.log.info({ event: 'logout', user: identity.user.id }, 'signed out')
-      const end = await d.oidc.endSessionUrl(idToken)
+      // The IdP sends the person to our signed-out page with this state: "Sign in again" to the room.
+      const end = await d.oidc.endSessionUrl(idToken, room ? await sealReturn(c, room) : undefined)
       if (end !== undefined) return redirect(res, end, clear)
-      return r.respond(req, res, { code: 'SIGNED_OUT', setCookies: clear })
+      return r.respond(req, res, { code: 'SIGNED_OUT', setCookies: clear, nextUrl: signInAgain(d, room && { target: { ...room, query: '', hash: '', electron: false } }) })
     }
   }
 }
 
-/** A POST from our own pages: Origin is PUBLIC_URL's (or, without Origin, fetch metadata says same-origin). */
-function sameOrigin(d: SignInDeps, req: IncomingMessage): boolean {
-  const origin = req.headers.origin
-  if (origin !== undefined) return origin === d.config.publicOrigin
-  return req.headers['sec-fetch-site'] === 'same-origin'
+/**
+ * `PATH_PREFIX` + `signed-out`: where the IdP's logout ends (the post_logout_redirect_uri), with
+ * the state the logout gave it: our page, its "Sign in again" leading to the room.
+ */
+export async function signedOutEndpoint(d: SignInDeps, req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
+  const back = await openReturn(d.cookies, new URLSearchParams(query).get('state'), d.auth.pathPrefix)
+  return d.responder.respond(req, res, { code: 'SIGNED_OUT', nextUrl: signInAgain(d, back) })
+}
+
+/** The room to sign in again to; the site's start page when none is known. */
+function signInAgain(d: SignInDeps, back: { target: ReturnTarget } | undefined): string {
+  return back ? targetUrl(d.config.publicOrigin, back.target) : `${d.config.publicOrigin}/`
 }

@@ -65,7 +65,7 @@ export async function startE2eStack(opts: E2eStackOptions = {}): Promise<E2eStac
   const { server, port } = await listenServer({ keepAliveTimeout: 65_000 })
   const url = `http://localhost:${port}`
   const jitsi = await startStandIn()
-  const idp = await startTestIdp({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${url}/jitsi/callback`], postLogoutRedirectUris: [`${url}/`] })
+  const idp = await startTestIdp({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${url}/jitsi/callback`], postLogoutRedirectUris: [`${url}/jitsi/signed-out`] })
   if (opts.idpDown) await idp.close()
   opts.beforeStart?.(idp)
   const config = loadConfig({

@@ -185,43 +185,77 @@ t.test('bad input gets a clear page, no token, no crash', async (t) => {
     t.match(r.body, /too long/)
   })
 
-  t.test('tampered transaction cookie', async (t) => {
+  t.test('tampered transaction cookie: the sign-in starts again for the same room, once', async (t) => {
     const b2 = new Browser()
-    const start = await b2.fetch(`${stack.url}/MyRoom`)
+    const start = await b2.fetch(`${stack.url}/MyRoom?lang=de`)
     const callback = await b2.signInAtIdp(start.location!, 'alice')
     const jar = b2.cookies(stack.url)
     for (const [k, v] of jar) if (k.startsWith('jos_tx_')) jar.set(k, v.slice(0, -4) + 'AAAA')
     const r = await b2.fetch(callback)
-    t.equal(r.status, 400)
-    t.match(r.body, /Sign-in expired/)
-    t.notMatch(r.setCookies.join('\n'), /jos_session=[^;]/)
+    t.equal(r.status, 302, 'no error page: a new login')
+    t.ok(r.location!.startsWith(`${stack.idp.issuer}/auth?`), 'to the IdP again')
+    t.notMatch(r.setCookies.join('\n'), /jos_session=[^;]/, 'no session from a transaction that did not open')
+    t.match(stack.logs.join('\n'), /"event":"login_started","room":"MyRoom".*"restarted":true/)
+    // The IdP still knows alice: straight back, and into the room.
+    const back = await b2.follow(r.location!, (u) => u.startsWith(stack.url) && !u.includes('/jitsi/'))
+    t.match(back.url, new RegExp(`^${stack.url}/MyRoom\\?jwt=`), 'in the room with a token')
   })
 
-  t.test('replayed callback: with the cookie gone, and with the cookie kept (code replay)', async (t) => {
+  t.test('a callback opened again (Back, reload): with the session, on to the room; without, a new sign-in', async (t) => {
     const b3 = new Browser()
     const start = await b3.fetch(`${stack.url}/MyRoom`)
     const callback = await b3.signInAtIdp(start.location!, 'alice')
     const kept = new Map(b3.cookies(stack.url))
     t.equal((await b3.fetch(callback)).status, 302)
     const again = await b3.fetch(callback)
-    t.equal(again.status, 400, 'second hit: transaction already used')
-    t.match(again.body, /Sign-in expired/)
+    t.equal(again.status, 302, 'second hit: no error page')
+    t.match(again.location!, new RegExp(`^${stack.url}/MyRoom\\?jwt=`), 'the session takes the person to the room')
+    t.match(stack.logs.join('\n'), /"event":"callback_repeated"/)
+    // The code itself is never exchanged twice: a browser holding the spent transaction cookie.
     const attacker = new Browser()
     for (const [k, v] of kept) attacker.cookies(stack.url).set(k, v)
     const replay = await attacker.fetch(callback)
     t.equal(replay.status, 400, 'the IdP refuses a used code')
     t.match(replay.body, /Sign-in failed/)
+    t.match(replay.body, /href="http:\/\/127\.0\.0\.1:\d+\/MyRoom">Try again/, 'the retry leads to the room')
     t.notMatch(replay.setCookies.join('\n'), /jos_session=[^;]/)
   })
 
-  t.test('login CSRF: a callback without this browser’s transaction cookie', async (t) => {
+  t.test('login CSRF: a callback without this browser’s transaction cookie never signs it in', async (t) => {
     const victim = new Browser()
     const attacker = new Browser()
     const start = await attacker.fetch(`${stack.url}/MyRoom`)
     const callback = await attacker.signInAtIdp(start.location!, 'alice')
     const r = await victim.fetch(callback)
+    t.equal(r.status, 302, 'a new sign-in of the victim\'s own, for the room the link named')
+    t.ok(r.location!.startsWith(`${stack.idp.issuer}/auth?`))
+    t.not(new URL(r.location!).searchParams.get('state'), new URL(callback).searchParams.get('state'), 'with a state of its own')
+    t.equal(victim.cookies(stack.url).has('jos_session'), false, 'the attacker\'s code was not used')
+    t.notOk(stack.logs.join('\n').includes(new URL(callback).searchParams.get('code')!), 'the code is not logged')
+  })
+
+  t.test('a restarted sign-in that loses its transaction again (cookies blocked): the page, its button to the room', async (t) => {
+    const b = new Browser()
+    const start = await b.fetch(`${stack.url}/Room2`)
+    const callback = await b.signInAtIdp(start.location!, 'alice')
+    // The IdP shares the host (and so the jar) here: only the sidecar's cookies go.
+    const dropOurs = () => { for (const k of [...b.cookies(stack.url).keys()]) if (k.startsWith('jos_')) b.cookies(stack.url).delete(k) }
+    dropOurs()
+    const restarted = await b.fetch(callback)
+    const callback2 = (await b.follow(restarted.location!, (u) => u.includes('/jitsi/callback?'))).url
+    dropOurs()
+    const r = await b.fetch(callback2)
     t.equal(r.status, 400)
-    t.equal(victim.cookies(stack.url).has('jos_session'), false)
+    t.match(r.body, /Sign-in expired/)
+    t.match(r.body, /cookies/, 'the page names the likely cause')
+    t.match(r.body, /href="http:\/\/127\.0\.0\.1:\d+\/Room2">Try again/, 'Try again leads to the room')
+    t.match(stack.logs.join('\n'), /"code":"LOGIN_STATE_INVALID".*again after a restart: are cookies blocked\?/)
+  })
+
+  t.test('a state that is not ours: the plain page, its button to the start page', async (t) => {
+    const r = await new Browser().fetch(`${stack.url}/jitsi/callback?code=x&state=forged-state&iss=${encodeURIComponent(stack.idp.issuer)}`)
+    t.equal(r.status, 400)
+    t.match(r.body, /href="http:\/\/127\.0\.0\.1:\d+\/">Try again/)
   })
 
   t.test('IdP error responses', async (t) => {

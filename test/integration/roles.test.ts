@@ -198,12 +198,25 @@ t.test('logout: confirmation, anti-forgery, RP-initiated logout at the IdP', asy
   t.equal(out.status, 302)
   const end = new URL(out.location!)
   t.equal(end.origin, stack.idp.issuer, 'on to the IdP’s end_session_endpoint')
-  t.equal(end.searchParams.get('post_logout_redirect_uri'), `${stack.url}/`)
+  t.equal(end.searchParams.get('post_logout_redirect_uri'), `${stack.url}/jitsi/signed-out`, 'back to our signed-out page')
   t.ok(end.searchParams.get('id_token_hint'))
+  t.ok(end.searchParams.get('state'), 'with the room sealed in the state')
+  t.notMatch(end.searchParams.get('state')!, /MyRoom/, 'the room name does not show at the IdP')
   t.notOk(b.cookies(stack.url).has('jos_session'), 'session cleared')
   const idpPage = await b.fetch(out.location!)
   t.equal(idpPage.status, 200, 'the IdP accepts the logout request (registered post-logout URI, valid hint)')
   t.match(stack.logs.join('\n'), /"event":"logout","user":"alice"/)
+  // The IdP's own confirmation, then its redirect to our page, whose button signs in to the same room.
+  const xsrf = /name="xsrf" value="([^"]+)"/.exec(idpPage.body)?.[1]
+  const action = /action="([^"]+)"/.exec(idpPage.body)?.[1]
+  const confirmed = await b.fetch(new URL(action!, stack.idp.issuer).href, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `xsrf=${xsrf}&logout=yes` })
+  t.match(confirmed.location, new RegExp(`^${stack.url}/jitsi/signed-out\\?state=`), 'the IdP returns to our page with the state')
+  const signedOut = await b.fetch(confirmed.location!)
+  t.equal(signedOut.status, 200)
+  t.match(signedOut.body, /<h1>Signed out<\/h1>/)
+  t.match(signedOut.body, new RegExp(`href="${stack.url}/MyRoom">Sign in again`), 'Sign in again: to the room signed in for')
+  const unknown = await b.fetch(`${stack.url}/jitsi/signed-out?state=forged`)
+  t.match(unknown.body, new RegExp(`href="${stack.url}/">Sign in again`), 'a state that is not ours: the start page')
   const after = await b.fetch(`${stack.url}/MyRoom`)
   t.equal(new URL(after.location!).origin, stack.idp.issuer, 'signed out: the next room load signs in again')
 
@@ -215,8 +228,37 @@ t.test('logout: confirmation, anti-forgery, RP-initiated logout at the IdP', asy
   t.equal(viaGet.status, 302, 'a GET with the anti-forgery value signs out')
   const none = await new Browser().fetch(`${stack.url}/jitsi/logout`)
   t.match(none.body, /Signed out/, 'without a session: already signed out')
+  // From our own pages (a link in the room) or typed by the person: no confirmation of ours.
+  for (const site of ['same-origin', 'none']) {
+    const b3 = new Browser()
+    await signIn(stack, b3, '/MyRoom', 'alice')
+    const direct = await b3.fetch(`${stack.url}/jitsi/logout`, { headers: { 'sec-fetch-site': site } })
+    t.equal(direct.status, 302, `Sec-Fetch-Site: ${site}: straight to the IdP`)
+    t.notOk(b3.cookies(stack.url).has('jos_session'), `Sec-Fetch-Site: ${site}: signed out`)
+  }
+  const b4 = new Browser()
+  await signIn(stack, b4, '/MyRoom', 'alice')
+  for (const site of ['cross-site', 'same-site']) {
+    const linked = await b4.fetch(`${stack.url}/jitsi/logout`, { headers: { 'sec-fetch-site': site } })
+    t.match(linked.body, /Sign out\?[\s\S]*may ask you to confirm once more/, `Sec-Fetch-Site: ${site}: our confirmation, which says the IdP may ask again`)
+  }
+  t.ok(b4.cookies(stack.url).has('jos_session'), 'a link from another site signs nobody out')
   const put = await b2.fetch(`${stack.url}/jitsi/logout`, { method: 'PUT' })
   t.equal(put.status, 405)
+})
+
+t.test('an IdP without an end_session_endpoint: our signed-out page at once, Sign in again to the room', async (t) => {
+  const stack = await stackWith(t, {})
+  rewriteIdpAnswers(stack.idp, '/.well-known/openid-configuration', (body) => {
+    delete body.end_session_endpoint
+  })
+  const b = new Browser()
+  await signIn(stack, b, '/Team/Standup', 'alice')
+  const out = await b.fetch(`${stack.url}/jitsi/logout`, { headers: { 'sec-fetch-site': 'same-origin' } })
+  t.equal(out.status, 200)
+  t.match(out.body, /<h1>Signed out<\/h1>/)
+  t.match(out.body, new RegExp(`href="${stack.url}/Team/Standup">Sign in again`), 'to the room (and tenant) signed in for')
+  t.notOk(b.cookies(stack.url).has('jos_session'))
 })
 
 t.test('an end_session_endpoint on another origin: the sign-out POST continues there', async (t) => {
