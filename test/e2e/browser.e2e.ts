@@ -7,8 +7,11 @@
  */
 import t from 'tap'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Browser, BrowserContext, Page, Request } from 'playwright-core'
+import type { Browser, BrowserContext, Page, Request, Response } from 'playwright-core'
 import { roomClaim } from '../../src/rooms/classify.js'
+import { TEXTS } from '../../src/pages/texts.js'
+import { CookieCodec } from '../../src/signin/cookies.js'
+import { sealReturn } from '../../src/signin/return-state.js'
 import type { Asserts } from '../fixtures/asserts.js'
 import { rewriteIdpAnswers } from '../fixtures/idp-rewrite.js'
 import { closeServer, listenServer } from '../fixtures/stack.js'
@@ -38,6 +41,18 @@ async function newContext(t: Asserts, opts: Parameters<Browser['newContext']>[0]
   return context
 }
 
+/** Opens `url` as a link on a page of `elsewhere` would (Sec-Fetch-Site: cross-site); its response. */
+async function openFromAnotherSite(page: Page, url: string, elsewhere: string): Promise<Response> {
+  await page.goto(`${elsewhere}/.well-known/openid-configuration`)
+  const [response] = await Promise.all([page.waitForResponse(url), page.evaluate(`location.href = ${JSON.stringify(url)}`)])
+  return response
+}
+
+/** The sidecar's log lines with this event, parsed. */
+function logLinesWithEvent(logs: readonly string[], event: string): Record<string, unknown>[] {
+  return logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === event)
+}
+
 /** Document requests a page made to an origin (redirect hops included). */
 function documentsTo(page: Page, origin: string): string[] {
   const seen: string[] = []
@@ -64,7 +79,7 @@ function checkSidecarPage(t: Asserts, shown: ShownPage, want: { status: number; 
   t.notMatch(shown.text, /\bat .+:\d+:\d+|Error:|eyJ/, 'no stack trace or token on the page')
   if (want.logged) {
     t.match(shown.requestId, /^[0-9a-f-]{36}$/, 'a request id to quote')
-    t.match(shown.text, new RegExp(`${lang === 'de' ? 'Anfrage-ID' : 'Request id'}: ${shown.requestId}`), 'the request id is visible')
+    t.match(shown.text, new RegExp(`${TEXTS[lang as 'en'].requestId}: ${shown.requestId}`), 'the request id is visible')
     t.match(logLinesWith(s.logs, shown.requestId), [want.logged], 'the same request id is in the log line')
   }
 }
@@ -97,14 +112,23 @@ t.test('sign-in: room URL → IdP page → the room with ?jwt= and the name', as
   t.same(cookies.filter((c) => c.name.includes('jos_tx_')).map((c) => c.name), [], 'the login transaction cookie is gone')
   t.notMatch(String(await page.evaluate('document.cookie')), /jos_/, 'scripts on the page cannot read the session')
 
-  // The callback once more (the browser's back button, a reload): single use, a page with the way on.
+  // Back after sign-in: the IdP's login page is gone; the IdP restarts its request, the spent
+  // callback that comes of it finds the session, and the person is in the room again.
+  const back = page.goBack()
+  await back
+  const again = await waitForRoom(page, stack.url, '/MyRoom')
+  await screenshot(page, 'back-after-sign-in')
+  t.ok(again.searchParams.get('jwt'), 'Back after sign-in: in the room again, with a token')
+  t.equal(await page.locator('#who').innerText(), 'Signed in as Alice Example')
+  t.notMatch(await page.locator('body').innerText(), /interaction failed|expired/i, 'no error page on the way')
+
+  // The callback once more (a reload, a bookmark): single use, yet the session takes the person on.
   t.ok(callback, 'went through the callback')
-  const replay = await page.goto(callback)
-  const shown = await readSidecarPage(page, replay!, 'sign-in-replayed')
-  checkSidecarPage(t, shown, { status: 400, heading: 'Sign-in expired', logged: { code: 'LOGIN_STATE_INVALID', event: 'request_failed' } })
-  t.match(shown.text, /Please start again/)
-  t.equal(await page.locator('main a.button').innerText(), 'Try again', 'a retry link')
-  t.equal(await page.locator('main a.button').getAttribute('href'), `${stack.url}/`)
+  await page.goto(callback)
+  const reopened = await waitForRoom(page, stack.url, '/MyRoom')
+  await screenshot(page, 'callback-reopened')
+  t.ok(reopened.searchParams.get('jwt'), 'a reopened callback: the room, not an error')
+  t.match(logLinesWithEvent(stack.logs, 'callback_repeated'), [{ room: 'MyRoom' }], 'logged as a repeated callback')
   t.equal((await context.cookies(stack.url)).filter((c) => c.name === 'jos_session').length, 1, 'still signed in')
 
   await t.test('a second room in the same browser: no IdP', async (t) => {
@@ -120,36 +144,59 @@ t.test('sign-in: room URL → IdP page → the room with ?jwt= and the name', as
     t.same(toIdp, [], 'never saw the IdP')
   })
 
-  await t.test('logout: confirmation, the IdP round trip, signed out', async (t) => {
-    const response = await page.goto(`${stack.url}/jitsi/logout`)
-    const confirm = await readSidecarPage(page, response!, 'logout-confirm')
+  await t.test('logout from another site: our confirmation, which warns the IdP may ask again', async (t) => {
+    const response = await openFromAnotherSite(page, `${stack.url}/jitsi/logout`, stack.idp.issuer)
+    t.equal(await response.request().headerValue('sec-fetch-site'), 'cross-site', 'the browser says cross-site')
+    const confirm = await readSidecarPage(page, response, 'logout-confirm')
     checkSidecarPage(t, confirm, { status: 200, heading: 'Sign out?' })
-    t.match(confirm.text, /Sign out of the video conference service on this browser\?/)
+    t.match(confirm.text, /Sign out of the video conference service on this browser\? Your identity provider may ask you to confirm once more\./)
     t.notMatch(confirm.headers['content-security-policy'], /form-action/, 'the form may go on to the IdP and wherever it sends the browser')
-    const button = page.locator('main form button')
-    t.equal(await button.innerText(), 'Sign out')
-    await button.click()
-    // oidc-provider's own end-session page asks once more.
+    t.equal(await page.locator('main form button').innerText(), 'Sign out')
+    t.equal((await context.cookies(stack.url)).filter((c) => c.name === 'jos_session').length, 1, 'a link from elsewhere signs nobody out')
+  })
+
+  await t.test('logout from the room: one question (the IdP\'s), our signed-out page, Sign in again to the room', async (t) => {
+    await page.goto(`${stack.url}/MyRoom`)
+    await waitForRoom(page, stack.url, '/MyRoom')
+    await page.locator('#signout').click()
+    // No confirmation of ours: the link is on our own site. oidc-provider's end-session page asks.
     await page.waitForURL((u) => u.origin === stack.idp.issuer)
     await page.locator('button[name="logout"]').waitFor()
     await screenshot(page, 'logout-idp')
     t.match(await page.locator('body').innerText(), /sign-out/i, 'the IdP asks to sign out')
-    await page.locator('button[name="logout"]').click()
-    await page.waitForURL(`${stack.url}/`)
-    await page.locator('h1').waitFor()
-    await screenshot(page, 'logout-back')
-    t.equal(await page.locator('h1').innerText(), 'Jitsi stand-in', 'back on the site (post_logout_redirect_uri)')
-    t.same((await context.cookies(stack.url)).filter((c) => c.name.includes('jos_')).map((c) => c.name), [], 'no session cookie left')
-    const again = await page.goto(`${stack.url}/jitsi/logout`)
-    const out = await readSidecarPage(page, again!, 'signed-out')
+    const [signedOut] = await Promise.all([page.waitForResponse((r) => r.url().startsWith(`${stack.url}/jitsi/signed-out?`)), page.locator('button[name="logout"]').click()])
+    const out = await readSidecarPage(page, signedOut, 'signed-out')
     checkSidecarPage(t, out, { status: 200, heading: 'Signed out' })
     t.match(out.text, /You have been signed out/)
-    t.equal(await page.locator('main a.button').innerText(), 'Sign in again')
-    // Signed out at the IdP too: the next room asks for the password again.
-    await page.goto(`${stack.url}/MyRoom`)
+    t.same((await context.cookies(stack.url)).filter((c) => c.name.includes('jos_')).map((c) => c.name), [], 'no session cookie left')
+    const again = page.locator('main a.button')
+    t.equal(await again.innerText(), 'Sign in again')
+    t.equal(await again.getAttribute('href'), `${stack.url}/MyRoom`, 'to the room signed in for')
+    // Signed out at the IdP too: Sign in again asks for the password, then the room.
+    await again.click()
     await page.waitForURL((u) => u.origin === stack.idp.issuer && u.pathname.startsWith('/interaction/'))
     t.equal(await page.locator('h1').innerText(), 'Demo identity provider', 'the IdP asks again')
+    await signInAtIdp(page, stack.idp.issuer, 'alice')
+    await waitForRoom(page, stack.url, '/MyRoom')
   })
+})
+
+t.test('a restarted sign-in that lost its transaction again (cookies blocked): the page, Try again to the room', async (t) => {
+  // Playwright cannot drop cookies inside a redirect chain, so the second loss is made directly: the
+  // callback of a sign-in the sidecar restarted (its state sealed with the stack's cookie key), in a
+  // browser without the transaction cookie. test/integration/login.test.ts drives the whole chain.
+  const context = await newContext(t)
+  const page = await context.newPage()
+  const state = await sealReturn(new CookieCodec([COOKIE_SECRET], false), { room: 'CookieRoom' }, true)
+  const response = await page.goto(`${stack.url}/jitsi/callback?code=spent&state=${state}&iss=${encodeURIComponent(stack.idp.issuer)}`)
+  const shown = await readSidecarPage(page, response!, 'sign-in-no-cookies')
+  checkSidecarPage(t, shown, { status: 400, heading: 'Sign-in expired', logged: { code: 'LOGIN_STATE_INVALID', event: 'request_failed' } })
+  t.match(shown.text, /allow cookies for this site/, 'the page names what to do')
+  t.equal(await page.locator('main a.button').innerText(), 'Try again')
+  t.equal(await page.locator('main a.button').getAttribute('href'), `${stack.url}/CookieRoom`, 'Try again returns to the room')
+  await page.locator('main a.button').click()
+  await page.waitForURL((u) => u.origin === stack.idp.issuer)
+  t.pass('Try again starts the sign-in for that room')
 })
 
 t.test('two tabs signing in at the same time both land in their rooms', async (t) => {
@@ -180,6 +227,7 @@ t.test('a denied account sees the 403 page', async (t) => {
   checkSidecarPage(t, shown, { status: 403, heading: 'Access denied', logged: { event: 'login_denied', user: 'bob', ruleResult: false } })
   t.match(shown.text, /your account is not allowed to use this video conference service/)
   t.match(shown.text, /ask your administrator for access/, 'the next step')
+  t.match(shown.text, /Signed in as Bob Example \(bob@example\.org\)\./, 'the page says which account is signed in')
   t.same((await context.cookies(stack.url)).filter((c) => c.name.includes('jos_')).map((c) => c.name), [], 'no session')
   // Retrying would sign bob in again: the one button signs in with another account, back to the same room.
   const another = page.locator('main a.button')
@@ -204,6 +252,19 @@ t.test('German browser: the 403 page in German', async (t) => {
   checkSidecarPage(t, shown, { status: 403, heading: 'Zugriff verweigert', lang: 'de', logged: { event: 'login_denied', user: 'bob' } })
   t.match(shown.text, /Sie sind angemeldet, aber Ihr Konto darf diesen Videokonferenzdienst nicht nutzen/)
   t.notMatch(shown.text, /Access denied|Request id|signed in/, 'nothing left in English')
+  t.match(shown.text, /Angemeldet als Bob Example \(bob@example\.org\)\./)
+})
+
+t.test('French browser: the 403 page in French', async (t) => {
+  const context = await newContext(t, { locale: 'fr-FR' })
+  const page = await context.newPage()
+  await page.goto(`${stack.url}/Salle`)
+  const callback = page.waitForResponse((r) => r.url().startsWith(`${stack.url}/jitsi/callback?`))
+  await signInAtIdp(page, stack.idp.issuer, 'bob')
+  const shown = await readSidecarPage(page, await callback, 'denied-fr')
+  checkSidecarPage(t, shown, { status: 403, heading: TEXTS.fr.pages.ACCESS_DENIED.title, lang: 'fr', logged: { event: 'login_denied', user: 'bob' } })
+  t.match(shown.text, TEXTS.fr.signedInAs.replace('{account}', 'Bob Example (bob@example.org)'))
+  t.notMatch(shown.text, /Access denied|Request id|Signed in as/, 'nothing left in English')
 })
 
 t.test("Jitsi's TOKEN_AUTH_URL: /jitsi/login?room=", async (t) => {
@@ -290,14 +351,15 @@ t.test("logout through a federated chain: the IdP's end-session endpoint redirec
   await signInAtIdp(page, fed.idp.issuer, 'carol')
   await waitForRoom(page, fed.url, '/FedRoom')
   const hops = documentsTo(page, hopUrl)
-  await page.goto(`${fed.url}/jitsi/logout`)
+  // Through our confirmation (a link from another site), whose form's answer leaves the site.
+  await openFromAnotherSite(page, `${fed.url}/jitsi/logout`, fed.idp.issuer)
   await page.locator('main form button').click()
   await page.waitForURL((u) => u.origin === fed.idp.issuer)
   await page.locator('button[name="logout"]').waitFor()
   await screenshot(page, 'logout-federated-idp')
   t.same(hops, ['/logout'], 'through the hop')
   await page.locator('button[name="logout"]').click()
-  await page.waitForURL(`${fed.url}/`)
-  t.equal(await page.locator('h1').innerText(), 'Jitsi stand-in', 'back on the site at the end of the chain')
+  await page.waitForURL((u) => u.href.startsWith(`${fed.url}/jitsi/signed-out?`))
+  t.equal(await page.locator('h1').innerText(), 'Signed out', 'back on our signed-out page at the end of the chain')
   t.same((await context.cookies(fed.url)).filter((c) => c.name.includes('jos_')).map((c) => c.name), [], 'no session cookie left')
 })

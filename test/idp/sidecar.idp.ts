@@ -315,7 +315,7 @@ t.test("IdP A, LL::NG's defaults: HS512 ID tokens, claims only at userinfo", asy
     groupsMode: 'array',
     bypassConsent: true,
     frontchannelLogoutUri: `http://127.0.0.1:${pDefaults}${PREFIX}frontchannel-logout`,
-    postLogoutRedirectUris: [pDefaults, pGroups, pModerator].map((p) => `http://127.0.0.1:${p}/`),
+    postLogoutRedirectUris: [pDefaults, pGroups, pModerator].map((p) => `http://127.0.0.1:${p}${PREFIX}signed-out`),
   }).ready(t)
   t.comment(`LL::NG configured with:\n${recipe(idp)}`)
   const rp = rpOptions(idp)
@@ -422,7 +422,8 @@ t.test("IdP A, LL::NG's defaults: HS512 ID tokens, claims only at userinfo", asy
     t.equal(out.status, 302, 'same-origin POST: redirected')
     t.match(out.location, `${idp.issuer}/oauth2/logout?`, "to LL::NG's end_session_endpoint")
     const end = new URL(out.location!)
-    t.equal(end.searchParams.get('post_logout_redirect_uri'), `${plain.url}/`, 'back to PUBLIC_URL/')
+    t.equal(end.searchParams.get('post_logout_redirect_uri'), `${plain.url}${PREFIX}signed-out`, 'back to our signed-out page')
+    t.ok(end.searchParams.get('state'), 'with the room sealed in the state')
     const hint = end.searchParams.get('id_token_hint')
     t.ok(hint, 'with the ID token as hint')
     t.equal(decodeProtectedHeader(hint!).alg, 'HS512', 'the HS512 ID token LL::NG issued')
@@ -433,7 +434,9 @@ t.test("IdP A, LL::NG's defaults: HS512 ID tokens, claims only at userinfo", asy
     // the front-channel iframes (loaded as a browser would), back to the post_logout_redirect_uri.
     const beforeEnd = plain.mark()
     const ended = await idp.endSession(browser, out.location!)
-    t.equal(ended.location, `${plain.url}/`, "LL::NG returns to the post_logout_redirect_uri")
+    t.match(ended.location, new RegExp(`^${plain.url}${PREFIX}signed-out\\?state=`), 'LL::NG returns to the post_logout_redirect_uri with the state')
+    const page = await browser.fetch(ended.location!)
+    t.match(page.body, new RegExp(`<h1>Signed out</h1>[\\s\\S]*href="${plain.url}/[^"]+">Sign in again`), 'our page, Sign in again to the room')
     t.strictSame(ended.frontchannelUrls.map((u) => u.split('?')[0]), [`${plain.url}${PREFIX}frontchannel-logout`], 'with the front-channel iframe of the sidecar')
     for (const frame of ended.frontchannelUrls) t.equal((await browser.fetch(frame)).status, 200, 'the iframe loads')
     t.match(await plain.waitForLog((l) => l.event === 'idp_logout', 'idp_logout', beforeEnd), { channel: 'front' }, 'the sidecar takes it as a front-channel logout')
