@@ -111,3 +111,26 @@ t.test('every relative link in README.md and docs/*.md resolves', async (t) => {
   }
   t.ok(count > 10, `found ${count} relative links (more than 10)`)
 })
+
+t.test('every command the docs name exists: npm scripts in package.json, subcommands and flags in the CLI', async (t) => {
+  const scripts = Object.keys((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts)
+  const cli = readFileSync(join(root, 'src/cli.ts'), 'utf8')
+  const usage = /const USAGE = `([\s\S]*?)`/.exec(cli)?.[1] ?? ''
+  const subcommands = new Set([...usage.matchAll(/^ {2}([a-z-]+)/gm)].map((m) => m[1]!))
+  t.ok(subcommands.has('serve') && subcommands.has('check'), `the usage text lists the subcommands (${[...subcommands].join(', ')})`)
+  let named = 0
+  for (const file of files) {
+    const text = readFileSync(file, 'utf8')
+    const where = relative(root, file)
+    for (const m of text.matchAll(/npm run ([a-z][a-z0-9:-]*[a-z0-9])/g)) {
+      named++
+      t.ok(scripts.includes(m[1]!), `${where}: npm run ${m[1]} is a package.json script`)
+    }
+    for (const m of text.matchAll(/(?:jitsi-oidc-sidecar|cli\.mjs) (serve|demo|keygen|jitsi-env|check|[a-z][a-z-]+)((?: --[a-z-]+(?: [^\s`|;]+)?)*)/g)) {
+      named++
+      t.ok(subcommands.has(m[1]!), `${where}: ${m[1]} is a subcommand`)
+      for (const flag of m[2]!.matchAll(/--[a-z-]+/g)) t.ok(usage.includes(flag[0]), `${where}: ${m[1]} ${flag[0]} is in the usage text`)
+    }
+  }
+  t.ok(named > 20, `${named} commands named in the docs were checked`)
+})
