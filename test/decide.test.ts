@@ -81,16 +81,16 @@ t.test('fromOurPagesOrThePerson: Origin for a POST, else fetch metadata; none on
 t.test('decideLogout: only the same origin or the anti-forgery value signs out', async (t) => {
   const cases: [Partial<LogoutFacts>, string][] = [
     [{ signedIn: false }, 'already-out'],
-    [{ signedIn: false, post: true, sameOrigin: true, csrfValid: true }, 'already-out'],
-    [{ signedIn: true, post: true, sameOrigin: true }, 'sign-out'],
+    [{ signedIn: false, post: true, fromUs: true, csrfValid: true }, 'already-out'],
+    [{ signedIn: true, post: true, fromUs: true }, 'sign-out'],
     [{ signedIn: true, post: true, csrfValid: true }, 'sign-out'],
     [{ signedIn: true, post: true }, 'refuse'],
     [{ signedIn: true, csrfValid: true }, 'sign-out'],
     [{ signedIn: true }, 'confirm'],
-    [{ signedIn: true, sameOrigin: true }, 'sign-out'],
+    [{ signedIn: true, fromUs: true }, 'sign-out'],
   ]
   for (const [facts, want] of cases) {
-    t.equal(decideLogout({ signedIn: false, post: false, sameOrigin: false, csrfValid: false, ...facts }), want, JSON.stringify(facts))
+    t.equal(decideLogout({ signedIn: false, post: false, fromUs: false, csrfValid: false, ...facts }), want, JSON.stringify(facts))
   }
 })
 

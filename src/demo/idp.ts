@@ -5,12 +5,11 @@
  */
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { LRUCache } from 'lru-cache'
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
 import MemoryAdapter, { type MemoryStore } from 'oidc-provider/lib/adapters/memory_adapter.js'
-import { listen } from './jitsi.js'
 import { readForm } from '../http/form.js'
+import { listen } from '../http/listen.js'
 
 /**
  * How many records (interactions, sessions, grants, codes, tokens: about seven per sign-in) one
@@ -103,8 +102,7 @@ export async function startIdp(opts: IdpOptions): Promise<Idp> {
   const accounts = opts.accounts ?? DEMO_ACCOUNTS
   const server = createServer()
   const host = opts.host ?? '127.0.0.1'
-  await listen(server, opts.port ?? 0, host)
-  const port = (server.address() as AddressInfo).port
+  const port = await listen(server, opts.port ?? 0, host)
   const issuer = `http://${host === '127.0.0.1' || host === '::1' ? host : 'localhost'}:${port}`
 
   const store = new Store()

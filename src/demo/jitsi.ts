@@ -4,8 +4,8 @@
  * at /xmpp-websocket. Enough to see the sidecar work without Jitsi.
  */
 import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { WebSocketServer } from 'ws'
+import { listen } from '../http/listen.js'
 
 export interface StandIn {
   readonly url: string
@@ -35,17 +35,6 @@ function roomPage(path: string, jwt: string | null, prefix: string): string {
 <body><h1>Jitsi stand-in: room “${escape(room)}”</h1><p id="who">${who}</p>
 ${claims ? `<p><a id="signout" href="${escape(prefix)}logout">Sign out</a></p><h2>Token claims</h2><pre id="claims">${escape(JSON.stringify(claims, null, 2))}</pre>` : `<p><a href="${escape(`${prefix}login?room=${path.split('/').pop() ?? ''}`)}">Sign in (like Jitsi's login button)</a></p>`}
 <p>In a real deployment this is Jitsi Meet, which passes the token on to Prosody.</p></body></html>`
-}
-
-/** Listens, or rejects with the listen error (EADDRINUSE and the like). */
-export function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, host, () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
 }
 
 export async function startStandIn(opts: { host?: string; port?: number; pathPrefix?: string } = {}): Promise<StandIn> {
@@ -80,8 +69,7 @@ export async function startStandIn(opts: { host?: string; port?: number; pathPre
     if (!(req.url ?? '').startsWith('/xmpp-websocket')) return socket.destroy()
     wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (data, binary) => ws.send(data, { binary })))
   })
-  await listen(server, opts.port ?? 0, opts.host ?? '127.0.0.1')
-  const { port } = server.address() as AddressInfo
+  const port = await listen(server, opts.port ?? 0, opts.host ?? '127.0.0.1')
   return {
     url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
     server,

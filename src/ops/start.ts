@@ -3,11 +3,11 @@
  * discovery in the background, stop on SIGTERM/SIGINT.
  */
 import type { Server, ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { createAdminServer, type Lifecycle } from './admin.js'
-import type { Config, ListenAddress } from '../config/load.js'
+import type { Config } from '../config/load.js'
 import type { Logger } from './log.js'
 import { Metrics } from './metrics.js'
+import { listen } from '../http/listen.js'
 import { createApp, createHttpServer, type App } from '../http/server.js'
 
 export interface Running {
@@ -57,16 +57,6 @@ export function describeConfig(config: Config): Record<string, unknown> {
   }
 }
 
-function listenOn(server: Server, address: ListenAddress): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(address.port, address.host, () => {
-      server.off('error', reject)
-      resolve((server.address() as AddressInfo).port)
-    })
-  })
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 /**
  * A response in flight when the stop began: one not yet started says
@@ -86,8 +76,8 @@ export async function start(config: Config, log: Logger): Promise<Running> {
   const lifecycle: Lifecycle = { shuttingDown: false }
   const server = createHttpServer(app)
   const admin = createAdminServer(app, config, lifecycle, log)
-  const port = await listenOn(server, config.listen)
-  const adminPort = await listenOn(admin, config.adminListen)
+  const port = await listen(server, config.listen.port, config.listen.host)
+  const adminPort = await listen(admin, config.adminListen.port, config.adminListen.host)
   log.info({ event: 'started', config: describeConfig(config), port, adminPort }, `listening on ${config.listen.host}:${port} (admin ${config.adminListen.host}:${adminPort})`)
   // Standard output is written in batches (up to 100 ms late): this line is what
   // operators and supervisors wait for, so it leaves now.

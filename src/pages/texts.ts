@@ -14,8 +14,6 @@ import { NL } from './lang/nl.js'
 import { PL } from './lang/pl.js'
 import { PT } from './lang/pt.js'
 
-export type { PageTexts } from './lang/types.js'
-
 /** Languages the pages are written in (Jitsi's largest user bases); the first is the default. */
 export const LANGUAGES = ['en', 'de', 'fr', 'es', 'it', 'nl', 'pt', 'pl'] as const
 export type Language = (typeof LANGUAGES)[number]

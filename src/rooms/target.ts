@@ -17,6 +17,17 @@ export interface ReturnTarget {
   readonly electron: boolean
 }
 
+/** A room to return to after signing in or out: the target without what only the first visit carried. */
+export interface ReturnRoom {
+  readonly room: string
+  readonly tenant?: string | undefined
+}
+
+/** The target for a new visit to `r`: no query, overrides or desktop app. */
+export function roomTarget(r: ReturnRoom): ReturnTarget {
+  return { room: r.room, tenant: r.tenant, query: '', hash: '', electron: false }
+}
+
 /**
  * Removes every `jwt` parameter from a raw query string (without `?`),
  * keeping the other parameters as they were (bytes outside printable ASCII

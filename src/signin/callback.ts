@@ -118,5 +118,5 @@ async function recover(d: SignInDeps, req: IncomingMessage, res: ServerResponse,
     if (!back.again) return startLogin(d, req, res, back.target, cookies, { again: true, setCookies: clearTx })
   }
   const nextUrl = back ? targetUrl(d.config.publicOrigin, back.target) : undefined
-  return d.responder.respond(req, res, { code: 'LOGIN_STATE_INVALID', detail: back?.again ? `${detail} (again after a restart: are cookies blocked?)` : detail, setCookies: [...clearTx], signIn: true, nextUrl })
+  return d.responder.respond(req, res, { code: 'LOGIN_STATE_INVALID', detail: back?.again ? `${detail} (again after a restart: are cookies blocked?)` : detail, setCookies: clearTx, signIn: true, nextUrl })
 }

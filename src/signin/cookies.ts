@@ -11,7 +11,7 @@ import { EncryptJWT, jwtDecrypt, type CryptoKey, type JWTPayload } from 'jose'
 import { LRUCache } from 'lru-cache'
 import type { Identity } from '../identity/claims.js'
 import type { LoginChecks } from '../oidc/types.js'
-import type { ReturnTarget } from '../rooms/target.js'
+import type { ReturnRoom, ReturnTarget } from '../rooms/target.js'
 
 /** What a sealed value is for: a session, a login transaction, a return room (return-state.ts). */
 export type Purpose = 'session' | 'tx' | 'return'
@@ -36,7 +36,7 @@ export interface Session {
   /** The ID token, for RP-initiated logout's id_token_hint (left out when it would not fit in a cookie). */
   readonly idToken?: string
   /** The room the person signed in for: "Sign in again" after signing out returns there. */
-  readonly room?: { readonly room: string; readonly tenant?: string }
+  readonly room?: ReturnRoom
 }
 
 /** One login in progress, sealed in its own cookie: the checks and where to return. */

@@ -82,7 +82,7 @@ export interface LogoutFacts {
    * The request came from our own pages (Origin, or fetch metadata `same-origin`) or from the person
    * (fetch metadata `none`: a typed address, a bookmark): no other site can send either.
    */
-  readonly sameOrigin: boolean
+  readonly fromUs: boolean
   /** The request carries the session's anti-forgery value. */
   readonly csrfValid: boolean
 }
@@ -106,6 +106,6 @@ export function fromOurPagesOrThePerson(r: { post: boolean; origin: string | und
  */
 export function decideLogout(f: LogoutFacts): LogoutDecision {
   if (!f.signedIn) return 'already-out'
-  if (f.sameOrigin || f.csrfValid) return 'sign-out'
+  if (f.fromUs || f.csrfValid) return 'sign-out'
   return f.post ? 'refuse' : 'confirm'
 }

@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { readForm } from '../http/form.js'
 import { redirect } from '../http/respond.js'
 import { parseCookies, type Session } from './cookies.js'
-import { targetUrl, type ReturnTarget } from '../rooms/target.js'
+import { roomTarget, targetUrl, type ReturnTarget } from '../rooms/target.js'
 import { decideLogout, fromOurPagesOrThePerson } from './decide.js'
 import type { SignInDeps } from './deps.js'
 import { openReturn, sealReturn } from './return-state.js'
@@ -25,7 +25,7 @@ export async function logoutEndpoint(d: SignInDeps, req: IncomingMessage, res: S
   const decision = decideLogout({
     signedIn: session !== undefined,
     post,
-    sameOrigin: fromOurPagesOrThePerson({ post, origin: req.headers.origin, fetchSite: req.headers['sec-fetch-site'], publicOrigin: d.config.publicOrigin }),
+    fromUs: fromOurPagesOrThePerson({ post, origin: req.headers.origin, fetchSite: req.headers['sec-fetch-site'], publicOrigin: d.config.publicOrigin }),
     csrfValid: session !== undefined && c.checkLogoutToken(session.sid, csrf),
   })
   switch (decision) {
@@ -48,7 +48,7 @@ export async function logoutEndpoint(d: SignInDeps, req: IncomingMessage, res: S
       // The IdP sends the person to our signed-out page with this state: "Sign in again" to the room.
       const end = await d.oidc.endSessionUrl(idToken, room ? await sealReturn(c, room) : undefined)
       if (end !== undefined) return redirect(res, end, clear)
-      return r.respond(req, res, { code: 'SIGNED_OUT', setCookies: clear, nextUrl: signInAgain(d, room && { target: { ...room, query: '', hash: '', electron: false } }) })
+      return r.respond(req, res, { code: 'SIGNED_OUT', setCookies: clear, nextUrl: signInAgain(d, room && roomTarget(room)) })
     }
   }
 }
@@ -59,10 +59,10 @@ export async function logoutEndpoint(d: SignInDeps, req: IncomingMessage, res: S
  */
 export async function signedOutEndpoint(d: SignInDeps, req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
   const back = await openReturn(d.cookies, new URLSearchParams(query).get('state'), d.auth.pathPrefix)
-  return d.responder.respond(req, res, { code: 'SIGNED_OUT', nextUrl: signInAgain(d, back) })
+  return d.responder.respond(req, res, { code: 'SIGNED_OUT', nextUrl: signInAgain(d, back?.target) })
 }
 
 /** The room to sign in again to; the site's start page when none is known. */
-function signInAgain(d: SignInDeps, back: { target: ReturnTarget } | undefined): string {
-  return back ? targetUrl(d.config.publicOrigin, back.target) : `${d.config.publicOrigin}/`
+function signInAgain(d: SignInDeps, target: ReturnTarget | undefined): string {
+  return target ? targetUrl(d.config.publicOrigin, target) : `${d.config.publicOrigin}/`
 }

@@ -8,14 +8,8 @@
  */
 import { randomBytes } from 'node:crypto'
 import { isRoomTarget } from '../rooms/classify.js'
-import type { ReturnTarget } from '../rooms/target.js'
+import { roomTarget, type ReturnRoom, type ReturnTarget } from '../rooms/target.js'
 import type { CookieCodec } from './cookies.js'
-
-/** A room to return to: the target without what a new visit does not need again. */
-export interface ReturnRoom {
-  readonly room: string
-  readonly tenant?: string | undefined
-}
 
 /** How long a sealed return room is honoured: a tab left on the IdP's page overnight still finds its room. */
 export const RETURN_TTL_SECONDS = 86_400
@@ -38,5 +32,5 @@ export async function openReturn(codec: CookieCodec, value: string | null | unde
   const p = await codec.open('return', value)
   if (!p || typeof p.room !== 'string' || (p.tenant !== undefined && typeof p.tenant !== 'string')) return undefined
   if (!isRoomTarget(p.room, p.tenant, prefix)) return undefined
-  return { target: { room: p.room, tenant: p.tenant, query: '', hash: '', electron: false }, again: p.again === true }
+  return { target: roomTarget({ room: p.room, tenant: p.tenant }), again: p.again === true }
 }

@@ -252,6 +252,17 @@ t.test('bad input gets a clear page, no token, no crash', async (t) => {
     t.match(stack.logs.join('\n'), /"code":"LOGIN_STATE_INVALID".*again after a restart: are cookies blocked\?/)
   })
 
+  t.test('an IdP error for a sign-in whose transaction is gone: the page, not a new round trip, Try again to the room', async (t) => {
+    const b = new Browser()
+    const start = await b.fetch(`${stack.url}/ErrRoom`)
+    const state = new URL(start.location!).searchParams.get('state')!
+    for (const k of [...b.cookies(stack.url).keys()]) if (k.startsWith('jos_tx_')) b.cookies(stack.url).delete(k)
+    const r = await b.fetch(`${stack.url}/jitsi/callback?error=access_denied&state=${encodeURIComponent(state)}&iss=${encodeURIComponent(stack.idp.issuer)}`)
+    t.equal(r.status, 400, 'no restart: the IdP already said no')
+    t.match(r.body, /Sign-in expired/)
+    t.match(r.body, /href="http:\/\/127\.0\.0\.1:\d+\/ErrRoom">Try again/)
+  })
+
   t.test('a state that is not ours: the plain page, its button to the start page', async (t) => {
     const r = await new Browser().fetch(`${stack.url}/jitsi/callback?code=x&state=forged-state&iss=${encodeURIComponent(stack.idp.issuer)}`)
     t.equal(r.status, 400)
