@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'LOGOUT_REFUSED'
   | 'BAD_REQUEST'
   | 'URL_TOO_LONG'
+  | 'FORBIDDEN'
   | 'NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
   | 'INTERNAL'
@@ -55,6 +56,8 @@ export const OUTCOMES: Readonly<Record<OutcomeCode, OutcomeSpec>> = Object.freez
   LOGOUT_REFUSED: row(403, 'warn', false),
   BAD_REQUEST: row(400, 'info', false),
   URL_TOO_LONG: row(414, 'info', false),
+  /** A forward-auth question from a peer not in TRUSTED_PROXIES. */
+  FORBIDDEN: row(403, 'warn', false),
   NOT_FOUND: row(404, 'info', false),
   METHOD_NOT_ALLOWED: row(405, 'info', false),
   INTERNAL: row(500, 'error', true),

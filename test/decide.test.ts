@@ -7,6 +7,7 @@ import { loadConfig } from '../src/config/load.js'
 import { OUTCOMES, asSidecarError, type OutcomeCode } from '../src/outcomes.js'
 
 const q = (query: string) => new URLSearchParams(query)
+const HOST = 'meet.example.com'
 const session: Session = { identity: { user: { id: 'u' }, moderator: false, features: {} }, policy: 'p', sid: 's', createdAt: 1 }
 
 t.test('decideRoom: a usable token passes, a session mints, guests pass only where allowed', async (t) => {
@@ -28,11 +29,11 @@ t.test('decideRoom: a usable token passes, a session mints, guests pass only whe
 
 t.test('loginTarget: room and tenant, or Jitsi state; anything else names the problem', async (t) => {
   const prefix = '/jitsi/'
-  t.same(loginTarget(q('room=MyRoom'), prefix), { room: 'MyRoom', tenant: undefined, query: '', hash: '', electron: false })
-  t.same(loginTarget(q('room=My%20Room&tenant=acme'), prefix), { room: 'My%20Room', tenant: 'acme', query: '', hash: '', electron: false })
-  t.same(loginTarget(q('room=R&tenant='), prefix), { room: 'R', tenant: undefined, query: '', hash: '', electron: false }, 'an empty tenant is none')
+  t.same(loginTarget(q('room=MyRoom'), prefix, HOST), { room: 'MyRoom', tenant: undefined, query: '', hash: '', electron: false })
+  t.same(loginTarget(q('room=My%20Room&tenant=acme'), prefix, HOST), { room: 'My%20Room', tenant: 'acme', query: '', hash: '', electron: false })
+  t.same(loginTarget(q('room=R&tenant='), prefix, HOST), { room: 'R', tenant: undefined, query: '', hash: '', electron: false }, 'an empty tenant is none')
   const state = encodeURIComponent(JSON.stringify({ room: 'R', tenant: 't', electron: true, 'config.startWithAudioMuted': true }))
-  t.same(loginTarget(q(`state=${state}`), prefix), { room: 'R', tenant: 't', query: '', hash: 'config.startWithAudioMuted=true', electron: true })
+  t.same(loginTarget(q(`state=${state}`), prefix, HOST), { room: 'R', tenant: 't', query: '', hash: 'config.startWithAudioMuted=true', electron: true })
   const bad: [string, string][] = [
     ['', 'login: missing or invalid room'],
     ['room=', 'login: missing or invalid room'],
@@ -43,7 +44,38 @@ t.test('loginTarget: room and tenant, or Jitsi state; anything else names the pr
     ['state=notjson', 'login: unusable state'],
     [`state=${encodeURIComponent(JSON.stringify({ room: 'config.js' }))}`, 'login: unusable state'],
   ]
-  for (const [query, why] of bad) t.equal(loginTarget(q(query), prefix), why, query)
+  for (const [query, why] of bad) t.equal(loginTarget(q(query), prefix, HOST), why, query)
+})
+
+t.test('loginTarget: rd, from a forward-auth caller, is a room page on PUBLIC_URL\'s host or nothing', async (t) => {
+  const prefix = '/jitsi/'
+  const rd = (v: string) => loginTarget(q(`rd=${encodeURIComponent(v)}`), prefix, HOST)
+  const room = (r: string, tenant?: string, query = '') => ({ room: r, tenant, query, hash: '', electron: false })
+  t.same(rd('/MyRoom'), room('MyRoom'), 'a path (our nginx snippet)')
+  t.same(rd('/acme/MyRoom?lang=de&jwt=old'), room('MyRoom', 'acme', 'lang=de'), 'tenant and query kept, an old token dropped')
+  t.same(rd('https://meet.example.com/MyRoom?x=1'), room('MyRoom', undefined, 'x=1'), 'a URL on our host (ingress-nginx)')
+  t.same(rd('http://MEET.example.com:443/My%20Room'), room('My%20Room'), 'scheme, case and default port do not matter: the redirect is built on PUBLIC_URL')
+  t.same(rd('https://meet.example.com/R#frag'), room('R'), 'a fragment is dropped')
+  const offSite = 'login: rd is not on PUBLIC_URL\'s host'
+  const notRoom = 'login: rd is not a room page'
+  const bad: [string, string][] = [
+    ['https://evil.example/MyRoom', offSite],
+    ['//evil.example/MyRoom', offSite],
+    ['https://meet.example.com@evil.example/MyRoom', offSite],
+    ['https://evil.example\\@meet.example.com/MyRoom', offSite],
+    ['https://meet.example.com.evil.example/MyRoom', offSite],
+    ['https:meet.example.com/MyRoom', offSite],
+    ['javascript:alert(1)', offSite],
+    ['/\\evil.example', notRoom],
+    ['/%2F%2Fevil.example', notRoom],
+    ['/static/app.js', notRoom],
+    ['/jitsi/login', notRoom],
+    ['/', notRoom],
+    ['/a/b/c', notRoom],
+    ['/R\nLocation: x', notRoom],
+    [`/${'r'.repeat(3000)}`, 'login: rd too long'],
+  ]
+  for (const [v, why] of bad) t.equal(rd(v), why, JSON.stringify(v))
 })
 
 t.test('decideCallback: only a state this browser started goes on', async (t) => {
@@ -129,7 +161,7 @@ t.test('admit: USE_RULE decides; a rule that fails to evaluate counts as false a
 
 t.test('the outcome table: errors have a level, pages that are not errors answer 200 and log nothing', async (t) => {
   const codes = Object.keys(OUTCOMES) as OutcomeCode[]
-  t.equal(codes.length, 18)
+  t.equal(codes.length, 19)
   for (const code of codes) {
     const o = OUTCOMES[code]
     if (o.level === undefined) t.equal(o.status, 200, code)

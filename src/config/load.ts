@@ -44,13 +44,20 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
     delayMs: r.int('SHUTDOWN_DELAY_SECONDS') * 1000,
     timeoutMs: r.int('SHUTDOWN_TIMEOUT_SECONDS') * 1000,
   }
+  const mode = r.enum('MODE')
   const auth = r.bool('ENABLE_AUTH') ? readAuth(r, publicUrl) : null
+  if (mode !== 'proxy' && !r.bool('ENABLE_AUTH')) r.problem('MODE', `${mode} needs ENABLE_AUTH=1 (a plain proxy is MODE=proxy)`)
+  // Forward-auth questions describe a request in headers anyone could send: only named peers may ask.
+  if (mode === 'forward-auth' && trustedProxies.length === 0 && !r.problems.some((p) => p.startsWith('TRUSTED_PROXIES'))) {
+    r.problem('TRUSTED_PROXIES', 'MODE=forward-auth needs the addresses of the proxies that ask PATH_PREFIX/auth (127.0.0.1/32 for jitsi-web\'s nginx in the same pod; the ingress controller\'s pods otherwise)')
+  }
 
   if (r.problems.length > 0 || !publicUrl || !upstream || !listen || !adminListen) throw new ConfigError(r.problems)
   return deepFreeze({
     publicOrigin: publicUrl.origin,
     publicHost: publicUrl.host,
     publicProtocol: publicUrl.protocol === 'https:' ? 'https' : 'http',
+    mode,
     upstream,
     listen,
     adminListen,

@@ -9,6 +9,14 @@ import type { Rule } from '../identity/rule.js'
 export const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512'] as const
 export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number]
 
+/**
+ * MODE: where the sidecar stands. `proxy`: in front of jitsi-web, every request through it.
+ * `issuer`: only PATH_PREFIX is routed to it; Jitsi's TOKEN_AUTH_URL sends people to sign in.
+ * `forward-auth`: as issuer, and an ingress or jitsi-web's nginx asks PATH_PREFIX/auth about room pages.
+ */
+export const MODES = ['proxy', 'issuer', 'forward-auth'] as const
+export type Mode = (typeof MODES)[number]
+
 export const ACCESS_LOGS = ['all', 'errors', 'off'] as const
 export type AccessLog = (typeof ACCESS_LOGS)[number]
 
@@ -30,6 +38,8 @@ export interface Config {
   readonly publicOrigin: string
   readonly publicHost: string
   readonly publicProtocol: 'http' | 'https'
+  readonly mode: Mode
+  /** jitsi-web (MODE=proxy; unused otherwise). */
   readonly upstream: URL
   readonly listen: ListenAddress
   /** Health, readiness and metrics: never routed by the Service that faces users. */

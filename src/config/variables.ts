@@ -5,7 +5,7 @@
  */
 import { KID_PATTERN, KID_RULE } from '../token/rsa-keys.js'
 import { isCidr, parseListenAddress } from './parse.js'
-import { ACCESS_LOGS, JWT_ALGORITHMS } from './types.js'
+import { ACCESS_LOGS, JWT_ALGORITHMS, MODES } from './types.js'
 
 /** Sections of docs/configuration.md, in order. */
 export const GROUPS = {
@@ -65,7 +65,9 @@ export const VARIABLE_TABLE = [
   { name: 'PUBLIC_URL', group: 'server', kind: 'url', required: 'required', about: 'Public origin of the Jitsi site; every redirect stays on it',
     check: (u) => (u.pathname !== '/' || u.search || u.hash || u.username || u.password
       ? 'must be an origin only, like https://meet.example.com (no path, query or credentials)' : undefined) },
-  { name: 'UPSTREAM_URL', group: 'server', kind: 'url', default: 'http://127.0.0.1:80', about: 'jitsi-web in the same pod',
+  { name: 'MODE', group: 'server', kind: 'enum', default: 'proxy', values: MODES,
+    about: 'proxy: in front of jitsi-web; issuer: only PATH_PREFIX is routed here; forward-auth: also answers PATH_PREFIX/auth for an ingress' },
+  { name: 'UPSTREAM_URL', group: 'server', kind: 'url', default: 'http://127.0.0.1:80', about: 'jitsi-web in the same pod (MODE=proxy)',
     check: (u) => (u.protocol !== 'http:' ? 'must be an http:// URL (jitsi-web in the same pod)' : undefined) },
   { name: 'LISTEN_ADDRESS', group: 'server', kind: 'address', default: '0.0.0.0:8080', about: 'Where the sidecar listens' },
   { name: 'ADMIN_LISTEN_ADDRESS', group: 'server', kind: 'address', default: '0.0.0.0:9090', about: 'Health, readiness and metrics' },

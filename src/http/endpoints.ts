@@ -7,7 +7,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
 export interface Endpoint {
-  readonly methods: readonly string[]
+  /** 'any': the endpoint answers for another request, whatever its method (forward-auth). */
+  readonly methods: readonly string[] | 'any'
   /** `file` is the rest of the name under a directory entry (`asap/<file>`), '' otherwise. */
   readonly handle: (req: IncomingMessage, res: ServerResponse, query: string, file: string) => Promise<void> | void
   /** Errors it throws end a sign-in (counted as failed logins). */
@@ -34,6 +35,6 @@ export function route(table: EndpointTable, name: string, method: string): Route
     endpoint = Object.hasOwn(table, dir) && file !== '' ? table[dir] : undefined
   }
   if (endpoint === undefined) return NOT_FOUND
-  if (!endpoint.methods.includes(method)) return { kind: 'method-not-allowed', allow: endpoint.methods.join(', ') }
+  if (endpoint.methods !== 'any' && !endpoint.methods.includes(method)) return { kind: 'method-not-allowed', allow: endpoint.methods.join(', ') }
   return { kind: 'endpoint', endpoint, file }
 }

@@ -18,6 +18,7 @@ import { CookieCodec } from '../signin/cookies.js'
 import { sendToRoom, type SignInDeps } from '../signin/deps.js'
 import { gateRoom } from '../signin/gate.js'
 import { loginEndpoint, startLogin } from '../signin/login.js'
+import { forwardAuthEndpoint } from '../signin/forward-auth.js'
 import { frontchannelLogoutEndpoint } from '../signin/frontchannel.js'
 import { logoutEndpoint, signedOutEndpoint } from '../signin/logout.js'
 import { RevocationRelay } from '../signin/relay.js'
@@ -58,7 +59,8 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   const responder = new Responder(config, log, metrics)
   const trusted = trustList(config.trustedProxies)
   const auth = config.auth
-  const proxy: Proxy = createProxy({
+  // Only MODE=proxy sends anything to jitsi-web.
+  const proxy: Proxy | undefined = config.mode !== 'proxy' ? undefined : createProxy({
     upstream: config.upstream,
     // Our cookies are none of jitsi-web's business.
     forwarding: { publicProtocol: config.publicProtocol, trusted, ownCookies: auth ? OWN_COOKIE_MARK : undefined },
@@ -120,6 +122,13 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       'signed-out': { methods: ['GET', 'HEAD'], handle: (req, res, query) => signedOutEndpoint(d, req, res, query) },
       'frontchannel-logout': { methods: ['GET', 'HEAD'], handle: (req, res, query) => frontchannelLogoutEndpoint(d, req, res, query) },
       'backchannel-logout': { methods: ['POST'], handle: (req, res) => backchannelLogoutEndpoint(d, req, res) },
+      // Envoy's ext_authz appends the original path: `auth/<path>`.
+      ...(config.mode === 'forward-auth'
+        ? {
+            auth: { methods: 'any', handle: (req, res, query) => forwardAuthEndpoint(d, trusted, req, res, query, '') },
+            'auth/': { methods: 'any', handle: (req, res, query, file) => forwardAuthEndpoint(d, trusted, req, res, query, `/${file}`) },
+          }
+        : {}),
       // The key server exists only with a key pair: a shared secret has nothing to publish.
       ...(isRsa(auth.jwt.alg)
         ? {
@@ -152,7 +161,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       const status = res.writableFinished ? res.statusCode : 499
       metrics.countRequest(route, status)
       if (status < accessFrom) return
-      const at = proxy.upstreamAt(req)
+      const at = proxy?.upstreamAt(req)
       accessLog.info({
         event: 'access', route, method: req.method, url: redactUrl(req.url ?? ''), status,
         ms: round(performance.now() - started), bytes: socket.bytesWritten - bytesBefore,
@@ -165,17 +174,26 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   function handleRequest(req: IncomingMessage, res: ServerResponse): void {
     if (!signIn) {
       observe(req, res, 'proxy')
-      return proxy.web(req, res)
+      return proxy!.web(req, res)
     }
     const url = req.url ?? '/'
     const q = url.indexOf('?')
     const path = q === -1 ? url : url.slice(0, q)
+    const query = q === -1 ? '' : url.slice(q + 1)
+    if (!proxy) return outside(req, res, path, query)
     const c = classify({ method: req.method ?? 'GET', path, secFetchMode: firstHeader(req, 'sec-fetch-mode'), accept: firstHeader(req, 'accept') }, prefix)
     observe(req, res, c.kind === 'pass' ? 'proxy' : c.kind)
     if (c.kind === 'pass') return proxy.web(req, res)
-    const query = q === -1 ? '' : url.slice(q + 1)
     if (c.kind === 'endpoint') return endpoint(req, res, c.name, query)
-    room(signIn, req, res, c.room, c.tenant, query).catch((err: unknown) => responder.respond(req, res, failure(err)))
+    room(signIn, proxy, req, res, c.room, c.tenant, query).catch((err: unknown) => responder.respond(req, res, failure(err)))
+  }
+
+  /** MODE=issuer and forward-auth: only our endpoints are routed here; anything else is a routing mistake. */
+  function outside(req: IncomingMessage, res: ServerResponse, path: string, query: string): void {
+    const name = path.startsWith(prefix) ? path.slice(prefix.length) : undefined
+    observe(req, res, name !== undefined && (name === 'auth' || name.startsWith('auth/')) && config.mode === 'forward-auth' ? 'auth' : 'endpoint')
+    if (name !== undefined) return endpoint(req, res, name, query)
+    responder.respond(req, res, { code: 'NOT_FOUND', detail: `MODE=${config.mode}: only ${prefix} is served here (is the ingress routing everything to the sidecar?)` })
   }
 
   function endpoint(req: IncomingMessage, res: ServerResponse, name: string, query: string): void {
@@ -189,7 +207,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   }
 
   /** A room page load: through the gate, then to jitsi-web, back with a token, or to the IdP. */
-  async function room(d: SignInDeps, req: IncomingMessage, res: ServerResponse, room: string, tenant: string | undefined, query: string): Promise<void> {
+  async function room(d: SignInDeps, proxy: Proxy, req: IncomingMessage, res: ServerResponse, room: string, tenant: string | undefined, query: string): Promise<void> {
     const { decision, target, cookies } = await gateRoom(d, req, room, tenant, query)
     switch (decision.kind) {
       case 'pass':
@@ -213,7 +231,8 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     socket.on('error', () => socket.destroy())
     upgraded.add(socket)
     socket.once('close', () => upgraded.delete(socket))
-    // Our endpoints speak no WebSocket.
+    // Our endpoints speak no WebSocket, and outside MODE=proxy there is nothing else here.
+    if (!proxy) return responder.respondSocket(req, socket, { code: 'NOT_FOUND', detail: `websocket upgrade in MODE=${config.mode}` })
     if (signIn && (req.url ?? '/').startsWith(prefix)) return responder.respondSocket(req, socket, { code: 'NOT_FOUND', detail: 'websocket upgrade to an endpoint' })
     proxy.ws(req, socket, head)
   }
@@ -232,7 +251,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     acceptRevocation: (body, signature) => acceptRelayed(body, signature),
     openResponses: () => open,
     closeUpgraded() {
-      const closed = proxy.closeWebSockets()
+      const closed = proxy?.closeWebSockets() ?? 0
       if (closed > 0) log.info({ event: 'websockets_closed', count: closed }, 'closed WebSockets (1001 going away)')
       // Anything else upgraded (a handshake still in progress) simply ends.
       setTimeout(() => {
@@ -242,7 +261,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     async close() {
       stopWatching()
       for (const socket of upgraded) socket.destroy()
-      proxy.close()
+      proxy?.close()
       await oidc?.close()
     },
   }

@@ -1,7 +1,7 @@
 /**
  * The admin listener (ADMIN_LISTEN_ADDRESS), separate from the public port:
  * `/healthz` (the process answers), `/readyz` (configuration loaded, the IdP
- * discovered at least once, jitsi-web answering, not shutting down) and
+ * discovered at least once, jitsi-web answering in MODE=proxy, not shutting down) and
  * `/metrics` (Prometheus), and `POST /revocations` (logouts relayed by other
  * replicas, HMAC-signed: signin/relay.ts). Nothing here is reachable through the public port.
  */
@@ -56,7 +56,8 @@ export function createAdminServer(app: App, config: Config, lifecycle: Lifecycle
       // Not discovered yet: try again now (rate-limited inside), so readiness recovers by itself.
       if (!app.oidc.ready) app.oidc.configuration().catch(() => {})
     }
-    checks.upstream = await upstreamUp()
+    // Only the proxy mode sends anything to jitsi-web.
+    if (config.mode === 'proxy') checks.upstream = await upstreamUp()
     return { ready: Object.values(checks).every(Boolean), checks }
   }
 

@@ -15,7 +15,8 @@ import Gauge from 'prom-client/lib/gauge.js'
 import Histogram from 'prom-client/lib/histogram.js'
 import Registry from 'prom-client/lib/registry.js'
 
-export type RouteClass = 'room' | 'endpoint' | 'proxy'
+/** `auth`: forward-auth questions (MODE=forward-auth); `proxy`: to jitsi-web (MODE=proxy). */
+export type RouteClass = 'room' | 'endpoint' | 'auth' | 'proxy'
 export type LoginOutcome = 'started' | 'succeeded' | 'denied' | 'failed'
 
 export class Metrics {

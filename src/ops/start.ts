@@ -30,7 +30,8 @@ export function describeConfig(config: Config): Record<string, unknown> {
   const a = config.auth
   return {
     publicUrl: config.publicOrigin,
-    upstream: config.upstream.origin,
+    mode: config.mode,
+    ...(config.mode === 'proxy' ? { upstream: config.upstream.origin } : {}),
     listen: `${config.listen.host}:${config.listen.port}`,
     adminListen: `${config.adminListen.host}:${config.adminListen.port}`,
     trustedProxies: config.trustedProxies.map((c) => `${c.address}/${c.prefix}`),

@@ -3,9 +3,9 @@
  * handlers (gate, login, callback) gather the facts, call these, and carry
  * out the answer. Table-tested in test/decide.test.ts.
  */
-import { isRoomTarget, segmentOf } from '../rooms/classify.js'
+import { classify, isRoomTarget, segmentOf } from '../rooms/classify.js'
 import { parseJitsiState } from '../rooms/jitsi-state.js'
-import type { ReturnTarget } from '../rooms/target.js'
+import { stripJwtParam, type ReturnTarget } from '../rooms/target.js'
 import type { LoginTransaction, Session } from './cookies.js'
 
 /** Longest room URL (without token) we carry through a login; the transaction cookie must stay under 4 KB. */
@@ -41,13 +41,19 @@ export function decideRoom(f: RoomFacts): RoomDecision {
  * The room that Jitsi's TOKEN_AUTH_URL asks to sign in for:
  * `login?room=<room>[&tenant=<tenant>]`, or `login?state=<Jitsi's state JSON>`
  * which also carries the tenant, config overrides and whether the desktop app
- * asked. A string says what is wrong (for the log).
+ * asked; or the room page a forward-auth caller sends back to, `login?rd=<URL>`
+ * (a path, or a URL on PUBLIC_URL's host). A string says what is wrong (for the log).
  */
-export function loginTarget(params: URLSearchParams, prefix: string): ReturnTarget | string {
+export function loginTarget(params: URLSearchParams, prefix: string, publicHost: string): ReturnTarget | string {
   const state = params.get('state')
+  const rd = params.get('rd')
   let target: ReturnTarget | undefined
   if (state !== null) {
     target = parseJitsiState(state)
+  } else if (rd !== null) {
+    const t = returnPage(rd, prefix, publicHost)
+    if (typeof t === 'string') return t
+    target = t
   } else {
     const room = segmentOf(params.get('room'))
     const tenantParam = params.get('tenant') || undefined // absent or empty: no tenant
@@ -56,7 +62,41 @@ export function loginTarget(params: URLSearchParams, prefix: string): ReturnTarg
     if (room !== undefined && (tenantParam === undefined || tenant !== undefined)) target = { room, tenant, query: '', hash: '', electron: false }
   }
   if (target && isRoomTarget(target.room, target.tenant, prefix)) return target
-  return state !== null ? 'login: unusable state' : 'login: missing or invalid room'
+  return state !== null ? 'login: unusable state' : rd !== null ? 'login: rd is not a room page' : 'login: missing or invalid room'
+}
+
+/** Scheme, authority, and the rest of an absolute http(s) URL. */
+const ABSOLUTE_URL = /^https?:\/\/([^/?#\\@]*)(\/[^#]*)?(?:#.*)?$/is
+
+/**
+ * `rd` as a room page to return to: the room segments and the query (no
+ * `jwt`) of a path, or of a URL whose host is PUBLIC_URL's (ingress-nginx
+ * builds it from the request's scheme and Host). Only the segments are kept:
+ * the redirect is built on PUBLIC_URL's origin, so no `rd` can lead elsewhere.
+ */
+function returnPage(rd: string, prefix: string, publicHost: string): ReturnTarget | string {
+  if (rd.length > MAX_RETURN_URL) return 'login: rd too long'
+  let pathAndQuery: string
+  if (rd.startsWith('/') && !rd.startsWith('//')) {
+    pathAndQuery = rd
+  } else {
+    const m = ABSOLUTE_URL.exec(rd)
+    if (!m || !sameHost(m[1]!, publicHost)) return 'login: rd is not on PUBLIC_URL\'s host'
+    pathAndQuery = m[2] ?? '/'
+  }
+  const hash = pathAndQuery.indexOf('#')
+  if (hash !== -1) pathAndQuery = pathAndQuery.slice(0, hash)
+  const q = pathAndQuery.indexOf('?')
+  const path = q === -1 ? pathAndQuery : pathAndQuery.slice(0, q)
+  const c = classify({ method: 'GET', path, secFetchMode: 'navigate', accept: undefined }, prefix)
+  if (c.kind !== 'room') return 'login: rd is not a room page'
+  return { room: c.room, tenant: c.tenant, query: q === -1 ? '' : stripJwtParam(pathAndQuery.slice(q + 1)), hash: '', electron: false }
+}
+
+/** `meet.example.com:443` is `meet.example.com` for https; host names compare without case. */
+function sameHost(authority: string, publicHost: string): boolean {
+  const a = authority.toLowerCase().replace(/:(?:80|443)$/, '')
+  return a === publicHost.toLowerCase()
 }
 
 /** Longest state we make (a sealed return room: return-state.ts) with room to spare. */

@@ -14,7 +14,7 @@ import { sealReturn } from './return-state.js'
 /** `PATH_PREFIX` + `login`. */
 export async function loginEndpoint(d: SignInDeps, req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
   const params = new URLSearchParams(query)
-  const target = loginTarget(params, d.auth.pathPrefix)
+  const target = loginTarget(params, d.auth.pathPrefix, d.config.publicHost)
   if (typeof target === 'string') return d.responder.respond(req, res, { code: 'BAD_REQUEST', detail: target })
   const cookies = parseCookies(req.headers.cookie)
   // `prompt=login`: another account (after Access denied): whatever session there is does not count.

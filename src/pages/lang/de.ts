@@ -51,6 +51,10 @@ export const DE: PageTexts = {
       title: 'Link zu lang',
       body: 'Dieser Besprechungslink ist zu lang für die Anmeldung. Bitte verwenden Sie einen kürzeren Link.',
     },
+    FORBIDDEN: {
+      title: 'Verboten',
+      body: 'Diese Adresse antwortet nur dem eigenen Proxy dieser Website.',
+    },
     NOT_FOUND: {
       title: 'Nicht gefunden',
       body: 'Unter dieser Adresse wurde nichts gefunden.',

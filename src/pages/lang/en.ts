@@ -51,6 +51,10 @@ export const EN: PageTexts = {
       title: 'Link too long',
       body: 'This meeting link is too long to sign in with. Please use a shorter link.',
     },
+    FORBIDDEN: {
+      title: "Forbidden",
+      body: "This address answers only this site's own proxy.",
+    },
     NOT_FOUND: {
       title: 'Not found',
       body: 'There is nothing at this address.',

@@ -51,6 +51,10 @@ export const ES: PageTexts = {
       title: 'Enlace demasiado largo',
       body: 'Este enlace de reunión es demasiado largo para iniciar sesión con él. Use un enlace más corto.',
     },
+    FORBIDDEN: {
+      title: 'Prohibido',
+      body: 'Esta dirección solo responde al proxy propio de este sitio.',
+    },
     NOT_FOUND: {
       title: 'No encontrado',
       body: 'No hay nada en esta dirección.',

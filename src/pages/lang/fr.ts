@@ -51,6 +51,10 @@ export const FR: PageTexts = {
       title: 'Lien trop long',
       body: 'Ce lien de réunion est trop long pour permettre la connexion. Veuillez utiliser un lien plus court.',
     },
+    FORBIDDEN: {
+      title: 'Interdit',
+      body: 'Cette adresse ne répond qu’au proxy de ce site.',
+    },
     NOT_FOUND: {
       title: 'Introuvable',
       body: 'Il n’y a rien à cette adresse.',

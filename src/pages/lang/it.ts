@@ -51,6 +51,10 @@ export const IT: PageTexts = {
       title: 'Link troppo lungo',
       body: 'Questo link alla riunione è troppo lungo per effettuare l’accesso. Usi un link più breve.',
     },
+    FORBIDDEN: {
+      title: 'Vietato',
+      body: 'Questo indirizzo risponde solo al proxy di questo sito.',
+    },
     NOT_FOUND: {
       title: 'Non trovato',
       body: 'Non c’è nulla a questo indirizzo.',

@@ -51,6 +51,10 @@ export const NL: PageTexts = {
       title: 'Link te lang',
       body: 'Deze vergaderlink is te lang om mee in te loggen. Gebruik een kortere link.',
     },
+    FORBIDDEN: {
+      title: 'Verboden',
+      body: 'Dit adres antwoordt alleen de eigen proxy van deze site.',
+    },
     NOT_FOUND: {
       title: 'Niet gevonden',
       body: 'Op dit adres staat niets.',

@@ -51,6 +51,10 @@ export const PL: PageTexts = {
       title: 'Zbyt długi link',
       body: 'Ten link do spotkania jest zbyt długi, aby się za jego pomocą zalogować. Prosimy użyć krótszego linku.',
     },
+    FORBIDDEN: {
+      title: 'Zabronione',
+      body: 'Ten adres odpowiada tylko własnemu serwerowi proxy tej witryny.',
+    },
     NOT_FOUND: {
       title: 'Nie znaleziono',
       body: 'Pod tym adresem nic nie ma.',

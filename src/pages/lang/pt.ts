@@ -51,6 +51,10 @@ export const PT: PageTexts = {
       title: 'Link muito longo',
       body: 'Este link de reunião é muito longo para iniciar sessão. Use um link mais curto.',
     },
+    FORBIDDEN: {
+      title: 'Proibido',
+      body: 'Este endereço só responde ao proxy deste site.',
+    },
     NOT_FOUND: {
       title: 'Não encontrado',
       body: 'Não existe nada neste endereço.',
