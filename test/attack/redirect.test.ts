@@ -10,7 +10,8 @@
  *   as a browser would encode it;
  * - `/jitsi/login?room=`, `?room=ok&tenant=`, `?state=` (room, tenant, config
  *   overrides, desktop app), the usual return-path parameter names, the
- *   callback's `state` and logout's return parameters;
+ *   callback's `state` and logout's return parameters; `/jitsi/login?rd=` (a forward-auth
+ *   caller's return page) as it is, as a path and as a URL on PUBLIC_URL's origin;
  * - without a session (to the IdP), with a session (straight back), and the
  *   callback's stored return path: a real sign-in at the IdP for every entry
  *   the login endpoint accepts, then the redirect chain followed like a
@@ -142,6 +143,9 @@ const SIGN_IN_ORDER: ((entry: string) => string)[] = [
   (e) => `/jitsi/login?room=ok&tenant=${component(e)}`,
   (e) => stateTarget(states(e)[2]!),
   (e) => stateTarget(states(e)[3]!),
+  (e) => `/jitsi/login?rd=${component(e)}`,
+  (e) => `/jitsi/login?rd=${component(`/${e}`)}`,
+  (e) => `/jitsi/login?rd=${component(`${stack.url}/${e}`)}`,
 ]
 
 function casesFor(entry: string): Case[] {
@@ -164,6 +168,11 @@ function casesFor(entry: string): Case[] {
   add(`/jitsi/login?room=ok&tenant=${uri}`, 'login', true)
   add(`/jitsi/login?room=ok&tenant=${raw}`, 'login')
   for (const s of states(entry)) add(stateTarget(s), 'state', true)
+  // A forward-auth caller's return page (ingress-nginx's auth-signin, our nginx snippet): as it is, as a path, on our origin.
+  add(`/jitsi/login?rd=${uri}`, 'login', true)
+  add(`/jitsi/login?rd=${raw}`, 'login')
+  add(`/jitsi/login?rd=${component(`/${entry}`)}`, 'login', true)
+  add(`/jitsi/login?rd=${component(`${stack.url}/${entry}`)}`, 'login', true)
   add(`/jitsi/login?room=ok&${['rd', 'redirect', 'redirect_uri', 'next', 'url', 'return_to', 'returnTo', 'continue', 'dest'].map((p) => `${p}=${uri}`).join('&')}`, 'other')
   add(`/jitsi/callback?code=x&state=${uri}`, 'other')
   add(`/jitsi/logout?post_logout_redirect_uri=${uri}&redirect=${uri}`, 'other')
