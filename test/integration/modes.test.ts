@@ -161,6 +161,40 @@ t.test('issuer: only the endpoints; TOKEN_AUTH_URL leads to the room with a toke
   t.equal(s.upstream.seen.length, 0, 'jitsi-web never asked')
 })
 
+t.test('issuer: every endpoint works without the sidecar ever seeing a room page', async (t) => {
+  const s = await startStack({ env: { MODE: 'issuer' } })
+  t.teardown(() => s.close())
+  const b = new Browser()
+  const login = (room: string) => b.fetch(`${s.url}/jitsi/login?room=${room}`)
+  await finishAtIdp(s, b, (await login('A')).location!)
+  const session = await s.app.metrics.registry.metrics()
+  t.match(session, /jos_logins_total\{outcome="succeeded",reason=""\} 1/)
+  t.match((await login('B')).location, `${s.url}/B?jwt=`, 'with the session, TOKEN_AUTH_URL mints at once')
+
+  // Front-channel logout ends the session; the next TOKEN_AUTH_URL visit signs in again.
+  const { CookieCodec } = await import('../../src/signin/cookies.js')
+  const codec = new CookieCodec([s.config.auth!.cookie.secrets[0]!], false)
+  const sid = (await codec.openSession(b.cookies(s.url).get('jos_session')))?.idp?.sid
+  t.ok(sid, 'the IdP session id')
+  const frame = await new Browser().fetch(`${s.url}/jitsi/frontchannel-logout?iss=${encodeURIComponent(s.idp.issuer)}&sid=${encodeURIComponent(sid!)}`)
+  t.equal(frame.status, 200)
+  t.ok((await login('C')).location?.startsWith(s.idp.issuer), 'signed out: to the IdP again')
+
+  // The IdP still knows the person (front-channel logout ended only our session): straight back.
+  t.match((await b.follow((await login('D')).location!, (u) => u.startsWith(`${s.url}/D`))).url, `${s.url}/D?jwt=`)
+  // Log out from our own pages: through the IdP to signed-out.
+  const out = await b.fetch(`${s.url}/jitsi/logout`, { headers: { 'sec-fetch-site': 'same-origin' } })
+  t.equal(out.status, 302)
+  t.ok(out.location?.startsWith(s.idp.issuer), 'to the IdP\'s end-session endpoint')
+  const back = await b.follow(out.location!, (u) => u.startsWith(`${s.url}/jitsi/signed-out`))
+  const page = await b.fetch(back.url)
+  t.equal(page.status, 200, 'the signed-out page')
+  t.equal(b.cookies(s.url).get('jos_session'), undefined, 'the session cookie is gone')
+  const backchannel = await new Browser().fetch(`${s.url}/jitsi/backchannel-logout`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'logout_token=not-a-token' })
+  t.equal(backchannel.status, 400, 'back-channel logout answers (a bad token refused)')
+  t.equal(s.upstream.seen.length, 0, 'jitsi-web never asked')
+})
+
 t.test('MODE is checked with what it needs', async (t) => {
   const base = { PUBLIC_URL: 'https://meet.example.com', OIDC_ISSUER: 'https://idp.example.com', OIDC_CLIENT_ID: 'c', OIDC_CLIENT_SECRET: 's', JWT_APP_ID: 'app', JWT_APP_SECRET: 'x'.repeat(32), COOKIE_SECRET: 'y'.repeat(32) }
   const problems = (env: Record<string, string>) => {
