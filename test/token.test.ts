@@ -1,4 +1,5 @@
 import t from 'tap'
+import { createHmac } from 'node:crypto'
 import fc from 'fast-check'
 import { SignJWT, decodeProtectedHeader, jwtVerify } from 'jose'
 import { loadConfig, type Env } from '../src/config/load.js'
@@ -92,6 +93,60 @@ t.test('sign and verify', async (t) => {
   const acme = await tenantSigner.mint(alice, 'Room', 'acme', now)
   t.equal(await tenantSigner.isUsableFor(acme, 'Room', 'acme', now), true)
   t.equal(await tenantSigner.isUsableFor(acme, 'Room', 'other', now), false, 'a token for another tenant is not reused')
+})
+
+t.test('HS* tokens are verified in this thread never more loosely than jose\'s jwtVerify', async (t) => {
+  const signer = new TokenSigner(await KeyStore.load(jwt), jwt)
+  const secret = new TextEncoder().encode(jwt.secret)
+  const nowMs = Date.now()
+  const now = Math.floor(nowMs / 1000)
+  const good = { iss: 'my-app', aud: 'my-app', sub: '*', room: 'myroom', iat: now, nbf: now - 30, exp: now + 300 }
+  const sign = (claims: Record<string, unknown>, header: Record<string, unknown> = { alg: 'HS256', typ: 'JWT' }) =>
+    new SignJWT(claims).setProtectedHeader(header as { alg: string }).sign(secret)
+  // What jose refuses to sign, signed by hand.
+  const signRaw = (header: Record<string, unknown>, claims: Record<string, unknown>) => {
+    const input = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`
+    return `${input}.${createHmac('sha256', jwt.secret).update(input).digest('base64url')}`
+  }
+  const token = await sign(good)
+  const [h, p, sig] = token.split('.') as [string, string, string]
+  const flipLast = (x: string) => x.slice(0, -1) + (x.endsWith('A') ? 'B' : 'A')
+  // [case, token, usable]
+  const cases: [string, string, boolean][] = [
+    ['as we mint it', token, true],
+    ['audience in an array', await sign({ ...good, aud: ['x', 'my-app'] }), true],
+    ['a kid in the header', await sign(good, { alg: 'HS256', typ: 'JWT', kid: 'k' }), true],
+    ['another issuer', await sign({ ...good, iss: 'evil' }), false],
+    ['another audience', await sign({ ...good, aud: 'evil' }), false],
+    ['no exp', await sign({ ...good, exp: undefined }), false],
+    ['exp as a string', await sign({ ...good, exp: String(now + 300) }), false],
+    ['expired', await sign({ ...good, exp: now - 1 }), false],
+    ['not yet valid', await sign({ ...good, nbf: now + 60 }), false],
+    ['nbf as a string', await sign({ ...good, nbf: 'soon' }), false],
+    ['iat as a string', await sign({ ...good, iat: 'then' }), false],
+    ['no room', await sign({ ...good, room: undefined }), false],
+    ['no typ', await sign(good, { alg: 'HS256' }), false],
+    ['typ lower case (jose takes it; we never sign it)', await sign(good, { alg: 'HS256', typ: 'jwt' }), false],
+    ['crit', signRaw({ alg: 'HS256', typ: 'JWT', crit: ['x'], x: 1 }, good), false],
+    ['b64 false', signRaw({ alg: 'HS256', typ: 'JWT', b64: false }, good), false],
+    ['signed by hand as we sign (the control)', signRaw({ alg: 'HS256', typ: 'JWT' }, good), true],
+    ['another header field', await sign(good, { alg: 'HS256', typ: 'JWT', cty: 'x' }), false],
+    ['HS512 with our secret', await sign(good, { alg: 'HS512', typ: 'JWT' }), false],
+    ['a payload that is no object', `${h}.${Buffer.from('[1]').toString('base64url')}.${sig}`, false],
+    ['the signature altered', `${h}.${p}.${flipLast(sig)}`, false],
+    ['the signature with a character more', `${token}A`, false],
+    ['no signature', `${h}.${p}.`, false],
+    ['alg none', `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${p}.`, false],
+    ['four parts', `${token}.x`, false],
+    ['the payload swapped', `${h}.${Buffer.from(JSON.stringify({ ...good, room: '*' })).toString('base64url')}.${sig}`, false],
+  ]
+  for (const [name, tok, usable] of cases) {
+    t.equal(await signer.isUsableFor(tok, 'MyRoom', undefined, nowMs), usable, name)
+    if (usable) {
+      const { payload } = await jwtVerify(tok, secret, { issuer: 'my-app', audience: 'my-app', algorithms: ['HS256'], typ: 'JWT', requiredClaims: ['exp', 'room'], currentDate: new Date(nowMs) })
+      t.equal(payload.room, 'myroom', `${name}: jose takes it too`)
+    }
+  }
 })
 
 t.test('HS* tokens are byte for byte what jose signs', async (t) => {

@@ -4,8 +4,8 @@
  * `typ: JWT`, string `aud`, `sub` always present, numeric `nbf`/`exp` with
  * no leeway on Prosody's side (so `nbf` is set a little in the past).
  */
-import { createHmac, webcrypto, type KeyObject } from 'node:crypto'
-import { SignJWT, jwtVerify, type CryptoKey, type JWTPayload } from 'jose'
+import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto'
+import { SignJWT, jwtVerify, type JWTPayload } from 'jose'
 import type { JwtConfig } from '../config/load.js'
 import type { KeyStore } from './keys.js'
 import { roomClaim } from '../rooms/classify.js'
@@ -65,28 +65,12 @@ export function buildClaims(identity: Identity, jwt: JwtConfig, room: string, te
 }
 
 /**
- * jose exports and re-imports a secret KeyObject on every call; for
- * verification an HMAC secret is imported into WebCrypto once per key instead (asymmetric keys
- * jose caches itself).
- */
-const hmacKeys = new WeakMap<KeyObject, Promise<CryptoKey>>()
-function usableKey(key: KeyObject, alg: string): KeyObject | Promise<CryptoKey> {
-  if (key.type !== 'secret') return key
-  let imported = hmacKeys.get(key)
-  if (imported === undefined) {
-    imported = webcrypto.subtle.importKey('raw', key.export(), { name: 'HMAC', hash: `SHA-${alg.slice(2)}` }, false, ['sign', 'verify']) as Promise<CryptoKey>
-    hmacKeys.set(key, imported)
-  }
-  return imported
-}
-
-/**
  * An HS* token, signed with node:crypto's HMAC in this thread. jose signs
  * through WebCrypto, which hands every HMAC to libuv's thread pool: on one
  * core that hop and jose's wrapping took a third of a re-mint's CPU profile,
  * and re-mints/s rose from ~3,800 to ~5,400 without them. The result is byte
  * for byte what jose's SignJWT makes (test/token.test.ts compares them); RS*
- * signing and every verification stay with jose.
+ * signing and verification stay with jose.
  */
 function signHmac(header: { alg: string }, claims: JWTPayload, key: KeyObject): string {
   const hash = HMAC_HASHES[header.alg]
@@ -96,6 +80,44 @@ function signHmac(header: { alg: string }, claims: JWTPayload, key: KeyObject): 
 }
 
 const HMAC_HASHES: Readonly<Record<string, string>> = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' }
+
+/**
+ * The claims of an HS* token shaped as we sign them, verified in this thread
+ * for the reason signHmac signs there: WebCrypto's hop to the thread pool was
+ * most of a forward-auth decision's CPU profile, and token decisions/s rose
+ * from ~8,500 to ~11,400 on one core without it (bench/forward-auth.mjs). The signature must
+ * be exactly the base64url HMAC (compared in constant time) before anything
+ * is parsed; the header exactly `alg` and `typ: JWT` (no crit, no b64);
+ * `claimsValid` then checks what jwtVerify would. test/token.test.ts holds
+ * it to jose's jwtVerify on a table of altered tokens.
+ */
+function verifyHmac(token: string, key: KeyObject, alg: string): JWTPayload | undefined {
+  const hash = HMAC_HASHES[alg]
+  const a = token.indexOf('.')
+  const b = token.indexOf('.', a + 1)
+  if (hash === undefined || a <= 0 || b <= a + 1 || token.indexOf('.', b + 1) !== -1) return undefined
+  const given = Buffer.from(token.slice(b + 1))
+  const expected = Buffer.from(createHmac(hash, key).update(token.slice(0, b)).digest('base64url'))
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined
+  try {
+    const header = JSON.parse(Buffer.from(token.slice(0, a), 'base64url').toString('utf8')) as Record<string, unknown>
+    const keys = Object.keys(header)
+    if (header.alg !== alg || header.typ !== 'JWT' || keys.some((k) => k !== 'alg' && k !== 'typ' && k !== 'kid')) return undefined
+    const payload = JSON.parse(Buffer.from(token.slice(a + 1, b), 'base64url').toString('utf8')) as unknown
+    return typeof payload === 'object' && payload !== null && !Array.isArray(payload) ? (payload as JWTPayload) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** jwtVerify's claim checks for our options: issuer, audience, exp (required), nbf and iat when present. */
+function claimsValid(p: JWTPayload, jwt: JwtConfig, nowSeconds: number): boolean {
+  if (p.iss !== jwt.issuer) return false
+  if (p.aud !== jwt.audience && !(Array.isArray(p.aud) && p.aud.includes(jwt.audience))) return false
+  if (typeof p.exp !== 'number' || p.exp <= nowSeconds) return false
+  if (p.nbf !== undefined && (typeof p.nbf !== 'number' || p.nbf > nowSeconds)) return false
+  return p.iat === undefined || typeof p.iat === 'number'
+}
 
 const base64url = (text: string): string => Buffer.from(text).toString('base64url')
 
@@ -131,25 +153,38 @@ export class TokenSigner {
    */
   async isUsableFor(token: string, room: string, tenant: string | undefined, nowMs = Date.now()): Promise<boolean> {
     if (token.length > 8192) return false
+    const payload = await this.#verified(token, nowMs)
+    if (payload === undefined || payload.room === undefined) return false
+    const claimRoom = typeof payload.room === 'string' ? payload.room.toLowerCase() : undefined
+    if (claimRoom !== roomClaim(room) && claimRoom !== '*') return false
+    if (payload.sub !== subjectFor(this.#jwt, tenant)) return false
+    return (payload.exp as number) - nowMs / 1000 >= MIN_REMAINING_SECONDS
+  }
+
+  /** The claims of a token of ours, alive at `nowMs`; undefined for anything else. */
+  async #verified(token: string, nowMs: number): Promise<JWTPayload | undefined> {
+    const { alg } = this.#jwt
+    if (alg.startsWith('HS')) {
+      const key = this.#keys.verifyKey(undefined)
+      const payload = key === undefined ? undefined : verifyHmac(token, key, alg)
+      return payload !== undefined && claimsValid(payload, this.#jwt, Math.floor(nowMs / 1000)) ? payload : undefined
+    }
     try {
       const { payload } = await jwtVerify(token, (header) => {
         const key = this.#keys.verifyKey(header.kid)
         if (!key) throw new Error('unknown kid')
-        return usableKey(key, this.#jwt.alg)
+        return key
       }, {
-        algorithms: [this.#jwt.alg],
+        algorithms: [alg],
         issuer: this.#jwt.issuer,
         audience: this.#jwt.audience,
         typ: 'JWT',
         currentDate: new Date(nowMs),
         requiredClaims: ['exp', 'room'],
       })
-      const claimRoom = typeof payload.room === 'string' ? payload.room.toLowerCase() : undefined
-      if (claimRoom !== roomClaim(room) && claimRoom !== '*') return false
-      if (payload.sub !== subjectFor(this.#jwt, tenant)) return false
-      return (payload.exp as number) - nowMs / 1000 >= MIN_REMAINING_SECONDS
+      return payload
     } catch {
-      return false
+      return undefined
     }
   }
 }
