@@ -28,6 +28,7 @@ import { servePublicKeys } from '../token/keyserver.js'
 import { TokenSigner } from '../token/sign.js'
 import { route, type EndpointTable } from './endpoints.js'
 import { clientAddress, firstHeader, trustList } from './headers.js'
+import { InFlight } from './in-flight.js'
 import { createProxy, type Proxy } from './proxy.js'
 import { Responder, failure } from './respond.js'
 
@@ -145,7 +146,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   const accessFrom = accessLog.isLevelEnabled('info') ? accessLogFloor(config.accessLog) : Infinity
   const prefix = auth?.pathPrefix ?? ''
 
-  const open = new Set<ServerResponse>()
+  const open = new InFlight()
 
   /** Counts the request and writes its access line when the response is done (or abandoned). */
   function observe(req: IncomingMessage, res: ServerResponse, route: RouteClass): void {
