@@ -15,6 +15,8 @@ export interface ReturnTarget {
   readonly hash: string
   /** Return through the desktop app's `jitsi-meet://` link. */
   readonly electron: boolean
+  /** Jitsi's inline sign-in (a popup): end on the page that posts the token to the opener. */
+  readonly inline?: true | undefined
 }
 
 /** A room to return to after signing in or out: the target without what only the first visit carried. */

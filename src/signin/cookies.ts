@@ -156,15 +156,16 @@ export class CookieCodec {
   async openTransaction(value: string | undefined, now?: number): Promise<(LoginTransaction & { iat: number }) | undefined> {
     const p = await this.open('tx', value, now)
     if (!p) return undefined
-    const { state, nonce, verifier, room, tenant, query, hash, electron, iat } = p
+    const { state, nonce, verifier, room, tenant, query, hash, electron, inline, iat } = p
     if (
       typeof state !== 'string' || typeof nonce !== 'string' || typeof verifier !== 'string' ||
       typeof room !== 'string' || typeof query !== 'string' || typeof hash !== 'string' ||
-      typeof electron !== 'boolean' || typeof iat !== 'number' || (tenant !== undefined && typeof tenant !== 'string')
+      typeof electron !== 'boolean' || typeof iat !== 'number' || (tenant !== undefined && typeof tenant !== 'string') ||
+      (inline !== undefined && inline !== true)
     ) {
       return undefined
     }
-    const tx = { state, nonce, verifier, room, query, hash, electron, iat }
+    const tx = { state, nonce, verifier, room, query, hash, electron, iat, ...(inline === true ? { inline: true as const } : {}) }
     return tenant === undefined ? tx : { ...tx, tenant }
   }
 

@@ -8,6 +8,7 @@ import type { Logger } from '../ops/log.js'
 import type { Metrics } from '../ops/metrics.js'
 import type { OidcClient } from '../oidc/client.js'
 import { redirect, type Responder } from '../http/respond.js'
+import { TOKEN_PAGE_HEADERS, renderTokenPage } from '../pages/token-post.js'
 import { targetUrl, type ReturnTarget } from '../rooms/target.js'
 import type { TokenSigner } from '../token/sign.js'
 import type { CookieCodec, Session } from './cookies.js'
@@ -32,11 +33,16 @@ export async function currentSession(d: SignInDeps, cookies: ReadonlyMap<string,
   return session?.policy === d.auth.policy && !d.revocations.isRevoked(session) ? session : undefined
 }
 
-/** A fresh token for the target, and there: a redirect, or the desktop app's page. */
+/** A fresh token for the target, and there: a redirect, the desktop app's page, or the inline sign-in's page. */
 export async function sendToRoom(d: SignInDeps, req: IncomingMessage, res: ServerResponse, session: Session, target: ReturnTarget, setCookies: readonly string[] = []): Promise<void> {
   const token = await d.signer.mint(session.identity, target.room, target.tenant)
   const { publicOrigin, publicHost } = d.config
   const url = targetUrl(publicOrigin, target, token)
+  if (target.inline) {
+    res.writeHead(200, { ...TOKEN_PAGE_HEADERS, ...(setCookies.length > 0 ? { 'set-cookie': [...setCookies] } : {}) })
+    res.end(req.method === 'HEAD' ? undefined : renderTokenPage(publicOrigin, token, url))
+    return
+  }
   if (!target.electron) return redirect(res, url, setCookies)
   // The desktop app registered jitsi-meet://; the host is PUBLIC_URL's, never the request's.
   d.responder.respond(req, res, { code: 'OPEN_APP', nextUrl: `jitsi-meet://${publicHost}${url.slice(publicOrigin.length)}`, setCookies })

@@ -14,8 +14,10 @@ import { sealReturn } from './return-state.js'
 /** `PATH_PREFIX` + `login`. */
 export async function loginEndpoint(d: SignInDeps, req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
   const params = new URLSearchParams(query)
-  const target = loginTarget(params, d.auth.pathPrefix, d.config.publicHost)
-  if (typeof target === 'string') return d.responder.respond(req, res, { code: 'BAD_REQUEST', detail: target })
+  const found = loginTarget(params, d.auth.pathPrefix, d.config.publicHost)
+  if (typeof found === 'string') return d.responder.respond(req, res, { code: 'BAD_REQUEST', detail: found })
+  // Jitsi's inline sign-in appends `&nonce=` to TOKEN_AUTH_URL in its popup (and only there).
+  const target = params.has('nonce') ? { ...found, inline: true as const } : found
   const cookies = parseCookies(req.headers.cookie)
   // `prompt=login`: another account (after Access denied): whatever session there is does not count.
   const another = params.get('prompt') === 'login'

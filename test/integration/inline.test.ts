@@ -1,0 +1,74 @@
+/**
+ * Jitsi's inline sign-in (tokenAuthInline): TOKEN_AUTH_URL opened in a popup with `&nonce=` ends on
+ * the page that posts a fresh token to the opener, at once with a session, after the IdP without.
+ */
+import t from 'tap'
+import { createHash } from 'node:crypto'
+import { Browser } from '../fixtures/client.js'
+import { signIn, verify } from '../fixtures/signin.js'
+import { startStack } from '../fixtures/stack.js'
+import { renderTokenPage } from '../../src/pages/token-post.js'
+
+/** The values the page hands its script. */
+function posted(body: string): { origin: string; token: string; room: string } {
+  const m = /<script type="application\/json" id="jos-token">([^<]*)<\/script>/.exec(body)
+  if (!m) throw new Error(`no token block in ${body.slice(0, 200)}`)
+  return JSON.parse(m[1]!) as { origin: string; token: string; room: string }
+}
+
+t.test('the popup gets the token page: at once with a session, after the IdP without', async (t) => {
+  const s = await startStack()
+  t.teardown(() => s.close())
+  const b = new Browser()
+  const nonce = 'a'.repeat(64)
+  const start = await b.fetch(`${s.url}/jitsi/login?room=MyRoom&nonce=${nonce}`)
+  t.equal(start.status, 302)
+  t.ok(start.location?.startsWith(s.idp.issuer), 'no session: to the IdP')
+  const done = await b.fetch(await b.signInAtIdp(start.location!, 'alice'))
+  t.equal(done.status, 200, 'the callback ends on the page, not a redirect')
+  t.ok(done.setCookies.some((c) => c.startsWith('jos_session=')), 'with the session cookie')
+  const first = posted(done.body)
+  t.equal(first.origin, s.url, 'posted to PUBLIC_URL\'s origin only')
+  t.equal((await verify(first.token)).room, 'myroom')
+  t.equal(first.room, `${s.url}/MyRoom?jwt=${first.token}`, 'without a popup: on to the room')
+
+  const again = await b.fetch(`${s.url}/jitsi/login?room=MyRoom&nonce=${nonce}`)
+  t.equal(again.status, 200, 'with a session: the page at once, no IdP')
+  const second = posted(again.body)
+  t.equal((await verify(second.token)).room, 'myroom')
+  const csp = String(again.headers['content-security-policy'])
+  const script = /<script>([^<]*)<\/script>/.exec(again.body)![1]!
+  t.ok(csp.includes(`'sha256-${createHash('sha256').update(script).digest('base64')}'`), 'the one script, allowed by its hash')
+  t.match(csp, /default-src 'none'/)
+  t.match(csp, /frame-ancestors 'none'/)
+  t.equal(again.headers['cache-control'], 'no-store')
+  t.equal(again.headers['referrer-policy'], 'no-referrer')
+  t.match(script, /postMessage\(\{type:'oauth-success',accessToken:d\.token\},d\.origin\)/, 'Jitsi\'s message, to the exact origin')
+
+  const head = await b.fetch(`${s.url}/jitsi/login?room=MyRoom&nonce=${nonce}`, { method: 'HEAD' })
+  t.equal(head.status, 200)
+  t.equal(head.body, '')
+  const plain = await b.fetch(`${s.url}/jitsi/login?room=MyRoom`)
+  t.equal(plain.status, 302, 'without nonce: the redirect into the room, as before')
+  t.match(plain.location, `${s.url}/MyRoom?jwt=`)
+  t.notOk(s.logs.some((l) => l.includes(first.token) || l.includes(second.token)), 'no token in the logs')
+})
+
+t.test('the page carries nothing that can end its script block', async (t) => {
+  const page = renderTokenPage('https://meet.example.com', 'a</script><script>alert(1)</script>', 'https://meet.example.com/R?jwt=x\u2028')
+  t.notMatch(page, /a<\/script>/)
+  t.equal(page.match(/<script/g)?.length, 2)
+  t.same(posted(page).token, 'a</script><script>alert(1)</script>')
+})
+
+t.test('a signed-in session through the fixture works the same', async (t) => {
+  const s = await startStack()
+  t.teardown(() => s.close())
+  const b = new Browser()
+  await signIn(s, b, '/MyRoom')
+  const r = await b.fetch(`${s.url}/jitsi/login?state=${encodeURIComponent(JSON.stringify({ room: 'Team', tenant: 'acme' }))}&nonce=n`)
+  t.equal(r.status, 200)
+  const p = posted(r.body)
+  t.equal((await verify(p.token)).room, 'team')
+  t.equal(p.room, `${s.url}/acme/Team?jwt=${p.token}`, 'the tenant from Jitsi\'s {state}')
+})
