@@ -4,10 +4,13 @@
  * request from our own pages or the person (see decideLogout), or one carrying
  * the session's anti-forgery value, signs anyone out: a third-party page
  * cannot; a link from elsewhere gets a confirmation page whose button makes a
- * same-origin POST. Every sign-out ends on our signed-out page.
+ * same-origin POST. Every sign-out ends on our signed-out page, except Jitsi's
+ * silent one (tokenLogoutUrl in a hidden iframe), which ends on the page that
+ * tells the meeting page it is done.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { readForm } from '../http/form.js'
+import { LOGOUT_PAGE_HEADERS, renderLogoutPage } from '../pages/post-message.js'
 import { redirect } from '../http/respond.js'
 import { parseCookies, type Session } from './cookies.js'
 import { roomTarget, targetUrl, type ReturnTarget } from '../rooms/target.js'
@@ -28,6 +31,15 @@ export async function logoutEndpoint(d: SignInDeps, req: IncomingMessage, res: S
     fromUs: fromOurPagesOrThePerson({ post, origin: req.headers.origin, fetchSite: req.headers['sec-fetch-site'], publicOrigin: d.config.publicOrigin }),
     csrfValid: session !== undefined && c.checkLogoutToken(session.sid, csrf),
   })
+  // Jitsi's tokenLogoutUrl in a hidden iframe of the meeting page: no IdP (it would refuse to be
+  // framed), just our session and the message Jitsi waits for. Same-origin only, as decideLogout
+  // and the page's frame-ancestors 'self' see to: a page of another site cannot sign anyone out.
+  if (req.headers['sec-fetch-dest'] === 'iframe' && (decision === 'sign-out' || decision === 'already-out')) {
+    if (decision === 'sign-out') d.log.info({ event: 'logout', user: (session as Session).identity.user.id, silent: true }, 'signed out (silently, for Jitsi)')
+    res.writeHead(200, { ...LOGOUT_PAGE_HEADERS, ...(clear.length > 0 ? { 'set-cookie': clear } : {}) })
+    res.end(req.method === 'HEAD' ? undefined : renderLogoutPage(d.config.publicOrigin))
+    return
+  }
   switch (decision) {
     case 'already-out':
       return r.respond(req, res, { code: 'SIGNED_OUT', setCookies: clear, nextUrl: `${d.config.publicOrigin}/` })

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import { Browser } from '../fixtures/client.js'
 import { signIn, verify } from '../fixtures/signin.js'
 import { startStack } from '../fixtures/stack.js'
-import { renderTokenPage } from '../../src/pages/token-post.js'
+import { renderTokenPage } from '../../src/pages/post-message.js'
 
 /** The values the page hands its script. */
 function posted(body: string): { origin: string; token: string; room: string } {
@@ -71,4 +71,31 @@ t.test('a signed-in session through the fixture works the same', async (t) => {
   const p = posted(r.body)
   t.equal((await verify(p.token)).room, 'team')
   t.equal(p.room, `${s.url}/acme/Team?jwt=${p.token}`, 'the tenant from Jitsi\'s {state}')
+})
+
+t.test('silent sign-out: Jitsi\'s tokenLogoutUrl in a hidden iframe of its own origin, and nobody else\'s', async (t) => {
+  const s = await startStack()
+  t.teardown(() => s.close())
+  const b = new Browser()
+  await signIn(s, b, '/MyRoom')
+  const framed = (site: string) => ({ headers: { 'sec-fetch-dest': 'iframe', 'sec-fetch-mode': 'navigate', 'sec-fetch-site': site } })
+
+  const elsewhere = await b.fetch(`${s.url}/jitsi/logout`, framed('cross-site'))
+  t.not(elsewhere.status, 302)
+  t.notMatch(String(elsewhere.headers['content-security-policy']), /frame-ancestors 'self'/, 'another site\'s frame shows nothing of ours')
+  t.equal(elsewhere.headers['x-frame-options'], 'DENY')
+  t.equal(b.cookies(s.url).has('jos_session'), true, 'and signs nobody out')
+
+  const out = await b.fetch(`${s.url}/jitsi/logout`, framed('same-origin'))
+  t.equal(out.status, 200, 'no trip to the IdP, which would refuse to be framed')
+  t.match(String(out.headers['content-security-policy']), /frame-ancestors 'self'/)
+  t.match(out.body, /window\.parent\.postMessage\(\{type:'logout-success'\},d\.origin\)/)
+  t.match(out.body, new RegExp(`"origin":"${s.url.replace(/[.]/g, '\\.')}"`), 'to our origin exactly')
+  t.equal(b.cookies(s.url).has('jos_session'), false, 'the session cookie cleared')
+  t.ok((await b.fetch(`${s.url}/MyRoom`)).location?.startsWith(s.idp.issuer), 'signed out: the next room load signs in')
+  t.match(s.logs.join('\n'), /"silent":true/)
+
+  const again = await b.fetch(`${s.url}/jitsi/logout`, framed('same-origin'))
+  t.equal(again.status, 200, 'signed out already: the same answer')
+  t.match(again.body, /logout-success/)
 })

@@ -1,4 +1,7 @@
 /**
+ * The two pages that talk to Jitsi's web app by postMessage, always to
+ * PUBLIC_URL's origin exactly.
+ *
  * The end of an inline sign-in (Jitsi's `tokenAuthInline`): Jitsi's web app
  * opens TOKEN_AUTH_URL in a popup (appending `&nonce=`) and takes a token
  * from a message `{ type: 'oauth-success', accessToken }` posted by a page of
@@ -26,6 +29,29 @@ export const TOKEN_PAGE_HEADERS: Readonly<Record<string, string>> = Object.freez
   'x-frame-options': 'DENY',
   'content-security-policy': `default-src 'none'; script-src ${SCRIPT_HASH}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
 })
+
+/**
+ * The end of a silent sign-out (Jitsi's `tokenLogoutUrl`, loaded in a hidden
+ * iframe of the meeting page, which waits for `{ type: 'logout-success' }`
+ * from its own origin). Only our own origin may frame it.
+ */
+const LOGOUT_SCRIPT = "(function(){var d=JSON.parse(document.getElementById('jos-logout').textContent);" +
+  "if(window.parent!==window){window.parent.postMessage({type:'logout-success'},d.origin);}})();"
+
+export const LOGOUT_PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-type': 'text/html; charset=utf-8',
+  'cache-control': 'no-store',
+  'referrer-policy': 'no-referrer',
+  'x-content-type-options': 'nosniff',
+  'content-security-policy': `default-src 'none'; script-src 'sha256-${createHash('sha256').update(LOGOUT_SCRIPT).digest('base64')}'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'`,
+})
+
+export function renderLogoutPage(origin: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed out</title></head><body>
+<script type="application/json" id="jos-logout">${scriptJson({ origin })}</script>
+<script>${LOGOUT_SCRIPT}</script></body></html>
+`
+}
 
 /** JSON safe inside a <script> element: no `<` (so no `</script>`), and no line separators JavaScript parsers once choked on. */
 function scriptJson(value: unknown): string {
