@@ -16,8 +16,9 @@ const USAGE = `usage: jitsi-oidc-sidecar <command>
   demo                  run a self-contained demo on http://localhost:8080
   keygen [--out FILE] [--kid ID] [--bits 2048|3072|4096]
                         write a new RSA signing key (mode 0600); print its kid and public key
-  jitsi-env [--show-secrets] [--keyserver-url URL]
+  jitsi-env [--show-secrets] [--keyserver-url URL] [--custom-config]
                         print the docker-jitsi-meet variables for the Jitsi side
+                        (--custom-config: the web settings for its custom-config.js instead)
   check [--url URL | --keyserver URL] [--kid KID ...]
                         validate the configuration, reach the identity provider, sign and verify
                         a token as Prosody would (with --url: through a running sidecar's key server;
@@ -92,13 +93,13 @@ async function main(argv: string[]): Promise<void> {
       return
     }
     case 'jitsi-env': {
-      const { values } = parseArgs({ args, options: { 'show-secrets': { type: 'boolean', default: false }, 'keyserver-url': { type: 'string' } } })
+      const { values } = parseArgs({ args, options: { 'show-secrets': { type: 'boolean', default: false }, 'keyserver-url': { type: 'string' }, 'custom-config': { type: 'boolean', default: false } } })
       const config = await configOrExit()
       const base = values['keyserver-url']
       if (base !== undefined && !/^https?:\/\/[^/\s]+/.test(base)) fail(`jitsi-env: --keyserver-url must be an http(s) URL, got ${JSON.stringify(base)}`)
-      const { jitsiEnv } = await import('./commands/jitsi-env.js')
+      const { jitsiEnv, jitsiCustomConfig } = await import('./commands/jitsi-env.js')
       try {
-        process.stdout.write(jitsiEnv(config, { showSecrets: values['show-secrets'], keyserverBase: base }))
+        process.stdout.write(values['custom-config'] ? jitsiCustomConfig(config) : jitsiEnv(config, { showSecrets: values['show-secrets'], keyserverBase: base }))
       } catch (err) {
         fail(`jitsi-env: ${(err as Error).message}`, 1)
       }

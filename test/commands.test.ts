@@ -4,7 +4,7 @@ import { statSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runCheck } from '../src/commands/check.js'
 import { loadConfig, type Env } from '../src/config/load.js'
-import { jitsiEnv } from '../src/commands/jitsi-env.js'
+import { jitsiCustomConfig, jitsiEnv } from '../src/commands/jitsi-env.js'
 import { keygen } from '../src/commands/keygen.js'
 import { KeyStore, kidHash, parsePrivateKey } from '../src/token/keys.js'
 import { startStack, APP_SECRET, COOKIE_SECRET, CLIENT_ID, CLIENT_SECRET } from './fixtures/stack.js'
@@ -36,6 +36,15 @@ t.test('keygen writes a 0600 key, never overwrites, and reports kid and public k
   const named = await keygen({ out: join(dir, 'e.pem'), bits: 3072, kid: 'k-2026' })
   t.equal(named.kid, 'k-2026')
   t.match(named.report, /set JWT_KEY_ID/)
+})
+
+t.test('jitsi-env --custom-config prints the web settings as JavaScript that runs', async (t) => {
+  const js = jitsiCustomConfig(loadConfig({ ...base, PATH_PREFIX: '/sso/' }))
+  t.match(js, /^config\.tokenAuthInline = true;$/m)
+  const config: Record<string, unknown> = {}
+  new Function('config', js)(config)
+  t.same(config, { tokenAuthUrl: 'https://meet.example.com/sso/login?room={room}', tokenAuthInline: true, tokenLogoutUrl: 'https://meet.example.com/sso/logout' })
+  t.match(jitsiEnv(loadConfig(base)), /^# Web settings .*jitsi-env --custom-config$/m, 'the variables say where the rest is')
 })
 
 t.test('jitsi-env prints the Jitsi side for HS and RS', async (t) => {
