@@ -1,5 +1,6 @@
 /**
- * MODE=forward-auth and MODE=issuer in Chromium, through a real nginx serving a jitsi-web-like
+ * MODE=forward-auth and MODE=issuer in Chromium, and Jitsi's in-meeting inline sign-in and silent
+ * sign-out (tokenAuthInline, tokenLogoutUrl), through a real nginx serving a jitsi-web-like
  * tree with the shipped snippets (test/fixtures/jitsi-web-nginx.ts): the sidecar sees only
  * sign-ins and room-page questions, never assets, BOSH or WebSockets (its own metrics say so,
  * while the Prosody stand-in saw them).
@@ -28,7 +29,7 @@ interface ModeStack {
 }
 
 /** nginx on its own port is the site (PUBLIC_URL); the sidecar listens on another, as in the pod. */
-async function startModeStack(mode: 'forward-auth' | 'issuer', tokenAuthPath: string): Promise<ModeStack> {
+async function startModeStack(mode: 'forward-auth' | 'issuer', tokenAuthPath: string, customConfig?: string): Promise<ModeStack> {
   const { server, port: sidecarPort } = await listenServer()
   const [webPort] = await freePorts(1)
   const url = `http://localhost:${webPort}`
@@ -51,7 +52,7 @@ async function startModeStack(mode: 'forward-auth' | 'issuer', tokenAuthPath: st
   const app = await createApp(config, createLogger('info', sink))
   server.on('request', app.handleRequest)
   server.on('upgrade', app.handleUpgrade)
-  const web = await startJitsiWebNginx({ port: webPort!, sidecarPort, snippet: mode, prosodyUrl: prosody.url, tokenAuthUrl: `${url}${tokenAuthPath}` })
+  const web = await startJitsiWebNginx({ port: webPort!, sidecarPort, snippet: mode, prosodyUrl: prosody.url, tokenAuthUrl: `${url}${tokenAuthPath}`, ...(customConfig === undefined ? {} : { customConfig: customConfig.replaceAll('PUBLIC_URL', url) }) })
   return {
     web, app, idp, prosody, logs,
     async close() {
@@ -153,5 +154,59 @@ if (nginxMissing) {
       await context.close()
       await s.close()
     }
+  })
+
+  t.test('in the meeting: an expired token is replaced from the popup without leaving, and the quiet sign-out', async (t) => {
+    const s = await startModeStack('issuer', '/jitsi/login?room={room}', "config.tokenAuthInline = true;\nconfig.tokenLogoutUrl = 'PUBLIC_URL/jitsi/logout';\n")
+    t.teardown(() => s.close())
+    const context = await browser.newContext()
+    t.teardown(() => context.close())
+    const page = await context.newPage()
+    await page.goto(`${s.web.url}/MyRoom`)
+    await page.locator('#join').click()
+    await signInAtIdp(page, s.idp.issuer, 'alice')
+    await inRoom(t, page, '/MyRoom')
+    const meeting = page.url()
+    const firstClaims = await page.locator('#claims').innerText()
+
+    // The token expired (CONNECTION_TOKEN_EXPIRED): "log in" opens the popup, which the session answers at once.
+    await page.locator('#expire').click()
+    const idpVisits: string[] = []
+    context.on('request', (r) => {
+      if (r.url().startsWith(s.idp.issuer)) idpVisits.push(r.url())
+    })
+    const [popup] = await Promise.all([context.waitForEvent('page'), page.locator('#login').click()])
+    await popup.waitForEvent('close')
+    await page.waitForFunction("document.getElementById('tokens').textContent === '2'")
+    t.equal(page.url(), meeting, 'still in the meeting: no navigation')
+    t.same(idpVisits, [], 'the identity provider was not shown')
+    const claims = JSON.parse(await page.locator('#claims').innerText()) as { room: string; exp: number }
+    t.equal(claims.room, 'myroom', 'a token for this room')
+    t.ok(claims.exp >= (JSON.parse(firstClaims) as { exp: number }).exp, 'as long-lived as a new one')
+    t.match(await page.locator('#messages').innerText(), new RegExp(`^${s.web.url.replace(/[.]/g, '\\.')} "oauth-success";$`), 'one message, from our origin')
+    await screenshot(page, 'inline-refreshed')
+
+    // A page of another origin that opens our login popup gets nothing.
+    const other = await context.newPage()
+    await other.goto(`${s.idp.issuer}/.well-known/openid-configuration`)
+    await other.evaluate(`window.got = []; window.addEventListener('message', (e) => window.got.push(e.origin))`)
+    const [stolen] = await Promise.all([context.waitForEvent('page'), other.evaluate(`window.open(${JSON.stringify(`${s.web.url}/jitsi/login?room=MyRoom&nonce=x`)}, 'x')`)])
+    await stolen.waitForEvent('close')
+    t.same(await other.evaluate('window.got'), [], 'the token was posted to our origin only: nothing arrived')
+    await other.close()
+
+    // Silent sign-out in a hidden iframe; the next popup goes through the identity provider (whose own
+    // session the quiet sign-out leaves: it answers at once) for the next token.
+    await page.locator('#logout').click()
+    await page.waitForFunction("document.getElementById('signed-out').textContent === 'signed out'")
+    t.equal(page.url(), meeting, 'signed out without leaving the page')
+    t.notOk((await context.cookies(s.web.url)).some((c) => c.name.includes('jos_session')), 'the session cookie is gone')
+    await page.locator('#expire').click()
+    idpVisits.length = 0
+    const [again] = await Promise.all([context.waitForEvent('page'), page.locator('#login').last().click()])
+    await again.waitForEvent('close')
+    await page.waitForFunction("document.getElementById('tokens').textContent === '3'")
+    t.ok(idpVisits.length > 0, 'without our session the popup went through the identity provider')
+    t.equal(page.url(), meeting, 'and the meeting page stayed')
   })
 }
