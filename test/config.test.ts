@@ -41,7 +41,7 @@ t.test('defaults', async (t) => {
     { ...a.jwt },
     {
       appId: 'my-app', alg: 'HS256', secret: 'app-secret-of-32-bytes-0123456789', privateKeyFile: '', keyId: undefined, publicKeysDir: undefined, keyReloadSeconds: 30,
-      issuer: 'my-app', audience: 'my-app', subject: '*', subjectDefault: '*', roomClaim: 'room', ttlSeconds: 300,
+      issuer: 'my-app', audience: 'my-app', subject: '*', subjectDefault: '*', roomClaim: 'room', ttlSeconds: 300, delivery: 'query',
       idAttribute: 'sub', nameAttribute: 'name', mailAttribute: 'email', avatarAttribute: 'picture', group: undefined,
     },
   )

@@ -184,6 +184,7 @@ function readJwt(r: Reader): JwtConfig {
     subjectDefault: r.string('JWT_SUBJECT_DEFAULT')?.trim() || '*',
     roomClaim: r.enum('JWT_ROOM_CLAIM'),
     ttlSeconds: r.int('JWT_TTL_SECONDS'),
+    delivery: r.enum('JWT_DELIVERY'),
     idAttribute: r.string('JWT_ID_ATTRIBUTE'),
     nameAttribute: r.string('JWT_NAME_ATTRIBUTE'),
     mailAttribute: r.string('JWT_MAIL_ATTRIBUTE'),

@@ -132,6 +132,8 @@ export interface JwtConfig {
   /** `room` (per-room tokens) or `*` (one token for every room). */
   readonly roomClaim: 'room' | '*'
   readonly ttlSeconds: number
+  /** JWT_DELIVERY: the token in the room URL's query (`?jwt=`) or fragment (`#jwt=`, never sent to a server). */
+  readonly delivery: 'query' | 'fragment'
   readonly idAttribute: string
   readonly nameAttribute: string
   readonly mailAttribute: string

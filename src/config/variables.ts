@@ -120,6 +120,7 @@ export const VARIABLE_TABLE = [
   { name: 'JWT_SUBJECT', group: 'tokens', kind: 'string', default: '*', check: notEmpty, about: "The token's sub, or {tenant}" },
   { name: 'JWT_SUBJECT_DEFAULT', group: 'tokens', kind: 'string', unset: 'required with {tenant}', about: 'With JWT_SUBJECT={tenant}: sub without a tenant' },
   { name: 'JWT_ROOM_CLAIM', group: 'tokens', kind: 'enum', default: 'room', values: ['room', '*'], about: 'Per-room tokens or one for all' },
+  { name: 'JWT_DELIVERY', group: 'tokens', kind: 'enum', default: 'query', values: ['query', 'fragment'], about: 'Where the room URL carries the token: ?jwt= or #jwt=' },
   { name: 'JWT_TTL_SECONDS', group: 'tokens', kind: 'int', default: '300', min: 30, max: 86400, about: 'Token lifetime' },
 
   { name: 'JWT_PRIVATE_KEY_FILE', group: 'rsa', kind: 'file', required: 'required for RS*', about: 'PEM RSA key that signs' },

@@ -209,9 +209,11 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
 
   /** A room page load: through the gate, then to jitsi-web, back with a token, or to the IdP. */
   async function room(d: SignInDeps, proxy: Proxy, req: IncomingMessage, res: ServerResponse, room: string, tenant: string | undefined, query: string): Promise<void> {
-    const { decision, target, cookies } = await gateRoom(d, req, room, tenant, query)
+    const { decision, passSpent, target, cookies } = await gateRoom(d, req, room, tenant, query)
     switch (decision.kind) {
       case 'pass':
+        // One load per fragment redirect: a reload signs in again from the session.
+        if (passSpent) res.setHeader('set-cookie', d.cookies.clearCookie(d.cookies.passName))
         // The client may have left while the token was checked.
         if (!res.destroyed) proxy.web(req, res, query !== '')
         return

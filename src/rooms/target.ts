@@ -74,8 +74,15 @@ export function roomUrl(origin: string, room: string, tenant: string | undefined
   return url
 }
 
-/** The target's URL on `origin`, with `jwt` when given and the overrides in the hash. */
-export function targetUrl(origin: string, target: ReturnTarget, jwt?: string): string {
-  const url = roomUrl(origin, target.room, target.tenant, target.query, jwt)
-  return target.hash === '' ? url : `${url}#${target.hash}`
+/**
+ * The target's URL on `origin`, with `jwt` when given and the overrides in the hash. In the
+ * fragment, Jitsi parses every value as JSON: the token goes as a quoted string, last.
+ */
+export function targetUrl(origin: string, target: ReturnTarget, jwt?: string, delivery: 'query' | 'fragment' = 'query'): string {
+  if (jwt === undefined || delivery === 'query') {
+    const url = roomUrl(origin, target.room, target.tenant, target.query, jwt)
+    return target.hash === '' ? url : `${url}#${target.hash}`
+  }
+  const hash = `jwt=${encodeURIComponent(JSON.stringify(jwt))}`
+  return `${roomUrl(origin, target.room, target.tenant, target.query)}#${target.hash === '' ? hash : `${target.hash}&${hash}`}`
 }

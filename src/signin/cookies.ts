@@ -14,7 +14,7 @@ import type { LoginChecks } from '../oidc/types.js'
 import type { ReturnRoom, ReturnTarget } from '../rooms/target.js'
 
 /** What a sealed value is for: a session, a login transaction, a return room (return-state.ts). */
-export type Purpose = 'session' | 'tx' | 'return'
+export type Purpose = 'session' | 'tx' | 'return' | 'pass'
 
 /** Who the IdP says signed in, for logouts it sends us (front- and back-channel). */
 export interface IdpSession {
@@ -68,6 +68,8 @@ export class CookieCodec {
   readonly #macKeys: readonly Buffer[]
   readonly sessionName: string
   readonly txPrefix: string
+  /** JWT_DELIVERY=fragment: the one room page load that may pass without a token in its URL. */
+  readonly passName: string
   readonly #attributes: string
   readonly #opened = new LRUCache<string, { session: Session; exp: number }>({ max: OPENED_SESSIONS_MAX, ttl: OPENED_SESSION_TTL_MS })
 
@@ -84,6 +86,7 @@ export class CookieCodec {
     const prefix = secure ? '__Host-' : ''
     this.sessionName = `${prefix}jos_session`
     this.txPrefix = `${prefix}jos_tx_`
+    this.passName = `${prefix}jos_pass`
     this.#attributes = `; Path=/; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`
   }
 

@@ -43,7 +43,25 @@ export async function sendToRoom(d: SignInDeps, req: IncomingMessage, res: Serve
     res.end(req.method === 'HEAD' ? undefined : renderTokenPage(publicOrigin, token, url))
     return
   }
-  if (!target.electron) return redirect(res, url, setCookies)
-  // The desktop app registered jitsi-meet://; the host is PUBLIC_URL's, never the request's.
-  d.responder.respond(req, res, { code: 'OPEN_APP', nextUrl: `jitsi-meet://${publicHost}${url.slice(publicOrigin.length)}`, setCookies })
+  if (target.electron) {
+    // The desktop app registered jitsi-meet://; the host is PUBLIC_URL's, never the request's.
+    return d.responder.respond(req, res, { code: 'OPEN_APP', nextUrl: `jitsi-meet://${publicHost}${url.slice(publicOrigin.length)}`, setCookies })
+  }
+  if (d.auth.jwt.delivery === 'query') return redirect(res, url, setCookies)
+  // In the fragment the token never reaches a server, so the room load that follows carries none:
+  // a sealed, room-bound cookie lets that one load through (see gate.ts), instead of a redirect loop.
+  const pass = await d.cookies.seal('pass', { room: target.room, ...(target.tenant === undefined ? {} : { tenant: target.tenant }) }, PASS_TTL_SECONDS)
+  return redirect(res, targetUrl(publicOrigin, target, token, 'fragment'), [...setCookies, d.cookies.setCookie(d.cookies.passName, pass, PASS_TTL_SECONDS)])
 }
+
+/** How long the one room load after a fragment redirect may take to arrive. */
+export const PASS_TTL_SECONDS = 30
+
+/** Whether the request's pass cookie lets this room load through once (JWT_DELIVERY=fragment). */
+export async function passFor(d: SignInDeps, cookies: ReadonlyMap<string, string>, room: string, tenant: string | undefined): Promise<boolean> {
+  const value = cookies.get(d.cookies.passName)
+  if (value === undefined) return false
+  const p = await d.cookies.open('pass', value)
+  return p !== undefined && p.room === room && p.tenant === tenant
+}
+

@@ -6,10 +6,12 @@ import type { IncomingMessage } from 'node:http'
 import { jwtParam, stripJwtParam, type ReturnTarget } from '../rooms/target.js'
 import { parseCookies } from './cookies.js'
 import { decideRoom, type RoomDecision } from './decide.js'
-import { currentSession, type SignInDeps } from './deps.js'
+import { currentSession, passFor, type SignInDeps } from './deps.js'
 
 export interface RoomRequest {
   readonly decision: RoomDecision
+  /** The load passed on the pass cookie of a fragment redirect (JWT_DELIVERY=fragment): clear it, it is spent. */
+  readonly passSpent: boolean
   /** Where a token or a login leads: the room, its query without `jwt`. */
   readonly target: ReturnTarget
   readonly cookies: ReadonlyMap<string, string>
@@ -20,7 +22,8 @@ export async function gateRoom(d: SignInDeps, req: IncomingMessage, room: string
   const tokenUsable = jwt !== undefined && (await d.signer.isUsableFor(jwt, room, tenant))
   const cookies = parseCookies(req.headers.cookie)
   // A usable token passes whatever the cookies say: no need to open them.
-  const session = tokenUsable ? undefined : await currentSession(d, cookies)
+  const passOnce = !tokenUsable && (await passFor(d, cookies, room, tenant))
+  const session = tokenUsable || passOnce ? undefined : await currentSession(d, cookies)
   const target: ReturnTarget = { room, tenant, query: tokenUsable ? query : stripJwtParam(query), hash: '', electron: false }
-  return { decision: decideRoom({ tokenUsable, session, guestsPass: d.auth.guestAccess }), target, cookies }
+  return { decision: decideRoom({ tokenUsable: tokenUsable || passOnce, session, guestsPass: d.auth.guestAccess }), passSpent: passOnce, target, cookies }
 }
