@@ -99,3 +99,27 @@ t.test('silent sign-out: Jitsi\'s tokenLogoutUrl in a hidden iframe of its own o
   t.equal(again.status, 200, 'signed out already: the same answer')
   t.match(again.body, /logout-success/)
 })
+
+t.test('by Prosody\'s rules: a reconnect with the expired token is refused, with the one from the popup accepted', async (t) => {
+  const s = await startStack({ env: { JWT_TTL_SECONDS: '30' } })
+  t.teardown(() => s.close())
+  const b = new Browser()
+  await signIn(s, b, '/MyRoom')
+  const { KeyStore } = await import('../../src/token/keys.js')
+  const { TokenSigner } = await import('../../src/token/sign.js')
+  const { prosodyRefuses } = await import('../fixtures/prosody-rules.js')
+  const jwt = s.config.auth!.jwt
+  const prosody = { secret: jwt.secret, appId: jwt.appId }
+  // The token the meeting started with, 31 s ago: minted as the sidecar mints, with the clock back.
+  const signer = new TokenSigner(await KeyStore.load(jwt), jwt)
+  const identity = { user: { id: 'alice', name: 'Alice Example' }, moderator: false, features: {} }
+  const old = await signer.mint(identity, 'MyRoom', undefined, Date.now() - 31_000)
+  const { exp } = JSON.parse(Buffer.from(old.split('.')[1]!, 'base64url').toString('utf8')) as { exp: number }
+  t.equal(prosodyRefuses(old, 'myroom', prosody, exp - 1), undefined, 'it was good while it lived')
+  t.equal(prosodyRefuses(old, 'myroom', prosody, exp), 'Not acceptable by exp', 'and not a second longer: no leeway')
+  t.equal(prosodyRefuses(old, 'myroom', prosody), 'Not acceptable by exp', 'the reconnect with it is refused')
+  const popup = await b.fetch(`${s.url}/jitsi/login?room=MyRoom&nonce=n`)
+  const fresh = posted(popup.body).token
+  t.equal(prosodyRefuses(fresh, 'myroom', prosody), undefined, 'the popup\'s token is accepted at connect and join')
+  t.equal(prosodyRefuses(fresh, 'otherroom', prosody), 'room', 'for its room only')
+})
