@@ -58,6 +58,8 @@ export interface E2eStackOptions {
   readonly idpDown?: boolean
   /** Runs before the sidecar starts (and discovers the IdP): e.g. to rewrite the IdP's answers. */
   readonly beforeStart?: (idp: TestIdp) => void
+  /** More settings for the sidecar. */
+  readonly env?: Readonly<Record<string, string>>
 }
 
 export async function startE2eStack(opts: E2eStackOptions = {}): Promise<E2eStack> {
@@ -84,6 +86,7 @@ export async function startE2eStack(opts: E2eStackOptions = {}): Promise<E2eStac
     JWT_APP_ID: 'demo-app',
     JWT_APP_SECRET: APP_SECRET,
     COOKIE_SECRET,
+    ...opts.env,
   })
   const { logs, sink } = logSink()
   const app: App = await createApp(config, createLogger(config.logLevel, sink))
