@@ -74,6 +74,11 @@ async function inRoom(t: Asserts, page: Page, path: string): Promise<Record<stri
   return JSON.parse(await page.locator('#claims').innerText()) as Record<string, unknown>
 }
 
+/** Resolves once `p` has closed: a popup that posts its token may close before a listener is there. */
+function closed(p: Page): Promise<unknown> {
+  return p.isClosed() ? Promise.resolve() : p.waitForEvent('close')
+}
+
 /** The sidecar's request counts by route class, from its own metrics. */
 async function routes(app: App): Promise<Record<string, number>> {
   const text = await app.metrics.registry.metrics()
@@ -176,7 +181,7 @@ if (nginxMissing) {
       if (r.url().startsWith(s.idp.issuer)) idpVisits.push(r.url())
     })
     const [popup] = await Promise.all([context.waitForEvent('page'), page.locator('#login').click()])
-    await popup.waitForEvent('close')
+    await closed(popup)
     await page.waitForFunction("document.getElementById('tokens').textContent === '2'")
     t.equal(page.url(), meeting, 'still in the meeting: no navigation')
     t.same(idpVisits, [], 'the identity provider was not shown')
@@ -191,7 +196,7 @@ if (nginxMissing) {
     await other.goto(`${s.idp.issuer}/.well-known/openid-configuration`)
     await other.evaluate(`window.got = []; window.addEventListener('message', (e) => window.got.push(e.origin))`)
     const [stolen] = await Promise.all([context.waitForEvent('page'), other.evaluate(`window.open(${JSON.stringify(`${s.web.url}/jitsi/login?room=MyRoom&nonce=x`)}, 'x')`)])
-    await stolen.waitForEvent('close')
+    await closed(stolen)
     t.same(await other.evaluate('window.got'), [], 'the token was posted to our origin only: nothing arrived')
     await other.close()
 
@@ -204,7 +209,7 @@ if (nginxMissing) {
     await page.locator('#expire').click()
     idpVisits.length = 0
     const [again] = await Promise.all([context.waitForEvent('page'), page.locator('#login').last().click()])
-    await again.waitForEvent('close')
+    await closed(again)
     await page.waitForFunction("document.getElementById('tokens').textContent === '3'")
     t.ok(idpVisits.length > 0, 'without our session the popup went through the identity provider')
     t.equal(page.url(), meeting, 'and the meeting page stayed')
