@@ -72,7 +72,9 @@ export function flushAndExit(log: Logger, code: number, waitMs = 1000): void {
     process.exit(code)
   }
   setTimeout(exit, waitMs).unref()
-  log.flush(exit)
+  // Twice: a flush asked for while a write is in flight is answered at that write's 'drain', and
+  // sonic-boom keeps what came after it (less than minLength) unwritten; the second writes it.
+  log.flush(() => log.flush(exit))
 }
 
 /**
