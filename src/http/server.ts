@@ -180,11 +180,12 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     const url = req.url ?? '/'
     const q = url.indexOf('?')
     const path = q === -1 ? url : url.slice(0, q)
-    const query = q === -1 ? '' : url.slice(q + 1)
-    if (!proxy) return outside(req, res, path, query)
+    if (!proxy) return outside(req, res, path, q === -1 ? '' : url.slice(q + 1))
     const c = classify({ method: req.method ?? 'GET', path, secFetchMode: firstHeader(req, 'sec-fetch-mode'), accept: firstHeader(req, 'accept') }, prefix)
     observe(req, res, c.kind === 'pass' ? 'proxy' : c.kind)
     if (c.kind === 'pass') return proxy.web(req, res)
+    // Only our own answers read the query: the proxied majority never slices it.
+    const query = q === -1 ? '' : url.slice(q + 1)
     if (c.kind === 'endpoint') return endpoint(req, res, c.name, query)
     room(signIn, proxy, req, res, c.room, c.tenant, query).catch((err: unknown) => responder.respond(req, res, failure(err)))
   }
